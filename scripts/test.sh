@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up a virtualenv in .venv (once) and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,43 @@
+"""The few exception classes every layer raises; the CLI turns them into exit codes."""
+
+from __future__ import annotations
+
+
+class ChronicleFleetError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class PermanentError(ChronicleFleetError):
+    """Retrying cannot help until a person changes something (exit 78)."""
+
+
+class CorruptSegmentError(PermanentError):
+    """A queue file does not hold what the chronicle format says it must."""
+
+
+class CorruptPositionError(PermanentError):
+    """A reader position file has no valid slot."""
+
+
+class InvalidVenueError(PermanentError):
+    """A venue name is not one safe path component."""
+
+
+class ArchiveConflictError(PermanentError):
+    """An archive file already exists with different bytes; we never overwrite it."""
+
+
+class ArchiveRootError(PermanentError):
+    """The archive root cannot be created or written."""
+
+
+class ConfigError(ChronicleFleetError):
+    """A fleet configuration file is invalid; `problems` lists every finding."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class ControlError(ChronicleFleetError):
+    """A control request to the running fleet failed."""

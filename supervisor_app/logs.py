@@ -1,0 +1,82 @@
+"""The one structlog configuration every process of the fleet uses.
+
+JSON lines (``timestamp`` ISO-8601 UTC, ``level``, ``event``, ``pid`` and the
+event's fields) whenever output is not a terminal; a readable console form on
+one.  Standard-library logging from libraries is rendered the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+
+def _add_pid(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    event_dict.setdefault("pid", os.getpid())
+    return event_dict
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_pid,
+    ]
+
+
+def configure_logging(
+    stream: TextIO | None = None,
+    *,
+    json: bool | None = None,
+    level: int = logging.INFO,
+    **context: Any,
+) -> structlog.stdlib.BoundLogger:
+    """Route structlog and stdlib logging to `stream` and return a logger bound to `context`.
+
+    `json=None` picks JSON unless `stream` is a terminal.
+    """
+    stream = stream if stream is not None else sys.stderr
+    if json is None:
+        json = not (hasattr(stream, "isatty") and stream.isatty())
+    renderer: Any
+    if json:
+        renderer = structlog.processors.JSONRenderer()
+        exception_processor: Any = structlog.processors.dict_tracebacks
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        exception_processor = None
+
+    final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if exception_processor is not None:
+        final.append(exception_processor)
+    final.append(renderer)
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=final,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+    structlog.configure(
+        processors=[
+            *_shared_processors(),
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**context)
+    return structlog.get_logger("chronicle")
