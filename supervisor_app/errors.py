@@ -7,6 +7,18 @@ class ChronicleFleetError(Exception):
     """Base of every error this package raises on purpose."""
 
 
+class TemporaryError(ChronicleFleetError):
+    """Retrying later may succeed without anyone acting (exit 75)."""
+
+
+class ArchiveBusyError(TemporaryError):
+    """Another archiver holds this venue's archive lock."""
+
+
+class ArchiveRootMissingError(TemporaryError):
+    """The archive root does not exist (yet): a mount that is not up, say."""
+
+
 class PermanentError(ChronicleFleetError):
     """Retrying cannot help until a person changes something (exit 78)."""
 
@@ -25,6 +37,10 @@ class InvalidVenueError(PermanentError):
 
 class ArchiveConflictError(PermanentError):
     """An archive file already exists with different bytes; we never overwrite it."""
+
+
+class CorruptArchiveError(PermanentError):
+    """An archive file does not decode to what its index or meta.json says."""
 
 
 class ArchiveRootError(PermanentError):

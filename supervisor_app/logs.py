@@ -13,6 +13,7 @@ import sys
 from typing import Any, TextIO
 
 import structlog
+import structlog.tracebacks
 from structlog.typing import EventDict, WrappedLogger
 
 
@@ -48,7 +49,10 @@ def configure_logging(
     renderer: Any
     if json:
         renderer = structlog.processors.JSONRenderer()
-        exception_processor: Any = structlog.processors.dict_tracebacks
+        # Locals can hold payload bytes and secrets; keep only the frames.
+        exception_processor: Any = structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        )
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
         exception_processor = None

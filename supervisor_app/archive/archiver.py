@@ -1,0 +1,211 @@
+"""One venue's raw archiver: every sealed segment, in order, into the archive, then commit."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supervisor_app.archive.durable import make_dirs_durable, remove_stale_tmp_files
+from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.meta import PartitionMeta, load_meta, write_meta
+from supervisor_app.archive.missing import record_missing
+from supervisor_app.archive.publish import Published, publish_segment
+from supervisor_app.archive.reader_lease import ReaderLease
+from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
+from supervisor_app.archive.staging import StageOptions, stage_segment
+from supervisor_app.chronicle.segment import list_segment_ids, read_segment_header, segment_name
+from supervisor_app.errors import (
+    ArchiveBusyError,
+    ArchiveConflictError,
+    ArchiveRootError,
+    ArchiveRootMissingError,
+)
+
+
+@dataclass(frozen=True)
+class ArchiverConfig:
+    """Everything one archiver process needs; the fleet layer builds it from YAML."""
+
+    source: Path
+    archive_root: Path
+    venue: str
+    compress: bool = False
+    retain_raw: bool = False
+    level: int = DEFAULT_LEVEL
+    block_size: int = DEFAULT_BLOCK_SIZE
+    reader_name: str = "raw-archiver"
+    poll_ms: int = 1000
+
+    @property
+    def stage_options(self) -> StageOptions:
+        return StageOptions(compress=self.compress, retain_raw=self.retain_raw, level=self.level, block_size=self.block_size)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass over the queue did."""
+
+    archived: int
+    source_present: bool
+
+
+class StopRequested(Exception):
+    """SIGTERM/SIGINT arrived: abandon the segment in progress (its temp files are removed)."""
+
+
+class RawArchiver:
+    """Archives one venue's sealed segments; safe to kill at any instant and rerun."""
+
+    def __init__(self, config: ArchiverConfig, *, log: Any, stop: threading.Event, clock: Callable[[], int] = time.time_ns) -> None:
+        self._config = config
+        self._layout = ArchiveLayout(config.archive_root, config.venue)
+        self._log = log
+        self._stop = stop
+        self._clock = clock
+        self._lease: ReaderLease | None = None
+        self._said_source_missing = False
+
+    def run_once(self) -> PassResult:
+        """Archive what is sealed now, then return."""
+        with self._session():
+            return self._archive_pass()
+
+    def run_loop(self) -> None:
+        """Archive, then poll for more, until the stop event is set."""
+        with self._session():
+            while not self._stop.is_set():
+                self._archive_pass()
+                self._stop.wait(self._config.poll_ms / 1000)
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        self._prepare_archive_root()
+        with _exclusive_lock(self._layout.lock_path):
+            self._remove_leftovers()
+            try:
+                yield
+            except StopRequested:
+                self._log.info("archiver_stopping", reason="signal")
+            finally:
+                if self._lease is not None:
+                    self._lease.close()
+                    self._lease = None
+
+    def _prepare_archive_root(self) -> None:
+        root = self._config.archive_root
+        if not root.exists():
+            raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
+        if not root.is_dir():
+            raise ArchiveRootError(f"archive root {root} is not a directory")
+        try:
+            make_dirs_durable(self._layout.staging_dir)
+        except PermissionError as exc:
+            raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""
+        for directory in [self._layout.staging_dir, *self._layout.partition_dirs()]:
+            for path in remove_stale_tmp_files(directory):
+                self._log.info("stale_tmp_removed", path=str(path))
+
+    def _archive_pass(self) -> PassResult:
+        lease = self._ensure_lease()
+        if lease is None:
+            return PassResult(archived=0, source_present=False)
+        archived = 0
+        expected = lease.position().segment_id
+        for segment_id in (i for i in list_segment_ids(self._config.source) if i >= expected):
+            self._check_stop()
+            if segment_id > expected:
+                self._record_missing(list(range(expected, segment_id)))
+                lease.commit(segment_id)
+            path = self._config.source / segment_name(segment_id)
+            try:
+                if not read_segment_header(path, expected_id=segment_id).sealed:
+                    break  # the writer's current segment: everything after it is newer still
+                self._archive_segment(segment_id, path)
+                archived += 1
+            except FileNotFoundError:
+                # Listed a moment ago, gone now: retention got to it first.
+                self._record_missing([segment_id])
+            lease.commit(segment_id + 1)
+            expected = segment_id + 1
+        return PassResult(archived=archived, source_present=True)
+
+    def _ensure_lease(self) -> ReaderLease | None:
+        if self._lease is not None:
+            return self._lease
+        source = self._config.source
+        if not source.is_dir():
+            if not self._said_source_missing:
+                self._log.warning("source_missing", source=str(source), action="waiting for the queue to appear")
+                self._said_source_missing = True
+            return None
+        ids = list_segment_ids(source)
+        lease = ReaderLease(source, self._config.reader_name, clock=self._clock, log=self._log)
+        position = lease.open(first_segment_id=ids[0] if ids else 0)
+        self._lease = lease
+        self._log.info("reader_registered", path=str(lease.path), segment_id=position.segment_id, generation=position.generation)
+        return lease
+
+    def _archive_segment(self, segment_id: int, path: Path) -> None:
+        started = time.monotonic()
+        options = self._config.stage_options
+        staged = stage_segment(path, segment_id, self._layout.staging_dir, options, self._check_stop)
+        published = publish_segment(staged, self._layout, options, self._clock())
+        self._update_meta(published)
+        self._log.info(
+            "segment_archived",
+            segment_id=segment_id,
+            destination=str(published.partition_dir),
+            files=[f.name for f in published.entry.files],
+            raw_bytes=published.entry.raw_size,
+            archived_bytes=sum(f.size for f in published.entry.files),
+            records=published.entry.record_count,
+            event_time_range=published.entry.event_time_range,
+            duration_s=round(time.monotonic() - started, 3),
+        )
+
+    def _update_meta(self, published: Published) -> None:
+        path = published.partition_dir / "meta.json"
+        meta = load_meta(path) or PartitionMeta(venue=self._config.venue, ingest_time_ns=self._clock())
+        previous = meta.segment(published.entry.segment_id)
+        if previous is not None and (previous.raw_crc32, previous.raw_size) != (published.entry.raw_crc32, published.entry.raw_size):
+            raise ArchiveConflictError(f"{path} already records segment {published.entry.segment_id} with a different checksum")
+        write_meta(path, meta.with_segment(published.entry))
+
+    def _record_missing(self, segment_ids: list[int]) -> None:
+        new = record_missing(self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock())
+        if new:
+            self._log.error(
+                "segments_missing",
+                segment_ids=new,
+                source=str(self._config.source),
+                record=str(self._layout.missing_segments_path),
+                reason="deleted by retention before they were archived",
+            )
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise StopRequested()
+
+
+@contextmanager
+def _exclusive_lock(path: Path) -> Iterator[None]:
+    """Two archivers on one venue's archive would race on the same temp files."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ArchiveBusyError(f"another archiver holds {path}") from exc
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,79 @@
+"""Crash-safe file publication: write a temp file, fsync it, rename it, fsync the directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (creations, renames) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_durable(path: Path) -> None:
+    """Create `path` and its missing parents, fsyncing each parent so the chain survives a crash."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            pass  # a concurrent creator won; the entry exists either way
+        fsync_dir(directory.parent)
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """os.write until every byte is written (a short write is legal on any file)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def tmp_path_for(final: Path) -> Path:
+    return final.with_name(final.name + TMP_SUFFIX)
+
+
+def write_file_atomically(final: Path, data: bytes) -> None:
+    """Publish `data` under `final`: nobody ever sees a partial file under that name."""
+    tmp = tmp_path_for(final)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Rename an already-fsynced temp file to its final name and make the rename durable."""
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+    if tmp.parent != final.parent:
+        fsync_dir(tmp.parent)
+
+
+def remove_stale_tmp_files(directory: Path) -> list[Path]:
+    """Delete `*.tmp` left by a crash in `directory`; the caller must hold the archive lock."""
+    removed = []
+    for path in sorted(directory.glob("*" + TMP_SUFFIX)):
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    if removed:
+        fsync_dir(directory)
+    return removed

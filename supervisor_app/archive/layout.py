@@ -1,0 +1,99 @@
+"""Where one venue's archive files live: `<root>/raw/v1/<venue>/<YYYY-MM-DD>/raw/`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from supervisor_app.errors import InvalidVenueError
+
+LAYOUT_VERSION = "v1"
+META_FILE_NAME = "meta.json"
+MISSING_FILE_NAME = "missing-segments.json"
+STAGING_DIR_NAME = ".staging"
+LOCK_FILE_NAME = ".archiver.lock"
+
+_FORBIDDEN_IN_VENUE = ("/", "\\", "\0")
+
+
+def validate_venue(venue: str) -> str:
+    """Return `venue` if it is one safe path component, else raise InvalidVenueError."""
+    if not venue:
+        raise InvalidVenueError("venue name is empty")
+    if venue in (".", ".."):
+        raise InvalidVenueError(f"venue name {venue!r} is not a directory name")
+    for forbidden in _FORBIDDEN_IN_VENUE:
+        if forbidden in venue:
+            raise InvalidVenueError(f"venue name {venue!r} contains {forbidden!r}")
+    return venue
+
+
+def partition_date(earliest_event_ns: int | None, mtime_s: float) -> dt.date:
+    """UTC date of the earliest event; a segment without events falls back to its mtime."""
+    if earliest_event_ns is not None:
+        seconds = earliest_event_ns // 1_000_000_000
+    else:
+        seconds = int(mtime_s)
+    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).date()
+
+
+@dataclass(frozen=True)
+class SegmentFiles:
+    """The three archive file names of one segment inside its partition directory."""
+
+    raw: Path
+    zst: Path
+    idx: Path
+
+
+@dataclass(frozen=True)
+class ArchiveLayout:
+    """Paths of one venue's archive under an archive root."""
+
+    root: Path
+    venue: str
+
+    def __post_init__(self) -> None:
+        validate_venue(self.venue)
+
+    @property
+    def venue_dir(self) -> Path:
+        return self.root / "raw" / LAYOUT_VERSION / self.venue
+
+    @property
+    def staging_dir(self) -> Path:
+        # Same filesystem as every partition, so a staged file renames into place atomically.
+        return self.venue_dir / STAGING_DIR_NAME
+
+    @property
+    def lock_path(self) -> Path:
+        return self.venue_dir / LOCK_FILE_NAME
+
+    @property
+    def missing_segments_path(self) -> Path:
+        return self.venue_dir / MISSING_FILE_NAME
+
+    def partition_dir(self, date: dt.date) -> Path:
+        return self.venue_dir / date.isoformat() / "raw"
+
+    def meta_path(self, date: dt.date) -> Path:
+        return self.partition_dir(date) / META_FILE_NAME
+
+    def segment_files(self, date: dt.date, segment_id: int) -> SegmentFiles:
+        base = self.partition_dir(date) / f"{segment_id:09d}.q"
+        return SegmentFiles(raw=base, zst=base.with_name(base.name + ".zst"), idx=base.with_name(base.name + ".zst.idx"))
+
+    def partition_dirs(self) -> list[Path]:
+        """Every existing partition directory, oldest date first."""
+        if not self.venue_dir.is_dir():
+            return []
+        return sorted(p / "raw" for p in self.venue_dir.iterdir() if _is_date_dir(p) and (p / "raw").is_dir())
+
+
+def _is_date_dir(path: Path) -> bool:
+    try:
+        dt.date.fromisoformat(path.name)
+    except ValueError:
+        return False
+    return path.is_dir()

@@ -1,0 +1,110 @@
+"""Move a staged segment under its final names, never overwriting different bytes."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
+from supervisor_app.archive.durable import fsync_dir, make_dirs_durable, write_file_atomically
+from supervisor_app.archive.layout import ArchiveLayout, SegmentFiles, partition_date
+from supervisor_app.archive.meta import ArchivedFile, SegmentEntry, ZstdInfo
+from supervisor_app.archive.seekable_zstd import SeekIndex, index_existing_frames, read_index
+from supervisor_app.archive.staging import StagedSegment, StageOptions
+from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where a segment landed and the meta.json entry that describes it."""
+
+    partition_dir: Path
+    files: SegmentFiles
+    entry: SegmentEntry
+
+
+def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: StageOptions, now_ns: int) -> Published:
+    """Rename the staged files into the partition of the segment's earliest event and fsync it."""
+    date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
+    files = layout.segment_files(date, staged.segment_id)
+    make_dirs_durable(files.raw.parent)
+    source = Digest(staged.raw_size, staged.raw_crc32)
+    level: int | None = None
+    index: SeekIndex | None = None
+    try:
+        _place_raw(staged.raw_tmp, files.raw, source)
+        if staged.zst_tmp is not None and staged.index is not None:
+            index, kept_existing = _place_zst(staged.zst_tmp, files.zst, staged.index, source)
+            level = None if kept_existing else options.level
+            _place_index(index, files.idx)
+    finally:
+        staged.discard()  # whatever was not renamed into place
+    fsync_dir(files.raw.parent)
+    fsync_dir(layout.staging_dir)
+    entry = SegmentEntry(
+        segment_id=staged.segment_id,
+        raw_size=staged.raw_size,
+        raw_crc32=staged.raw_crc32,
+        record_count=staged.scan.record_count,
+        event_time_range=_time_range(staged),
+        files=_present_files(files),
+        zstd=None if index is None else ZstdInfo(level=level, block_size=index.block_size, frames=len(index.entries)),
+        archived_at_ns=now_ns,
+    )
+    return Published(files.raw.parent, files, entry)
+
+
+def _place_raw(tmp: Path | None, final: Path, source: Digest) -> None:
+    if final.exists():
+        # Also when we were not asked to write it: an earlier run's `.q` must still be this segment.
+        if file_digest(final) != source:
+            raise ArchiveConflictError(f"{final} already exists with different bytes; refusing to overwrite it")
+        return
+    if tmp is not None:
+        os.replace(tmp, final)
+
+
+def _place_zst(tmp: Path, final: Path, index: SeekIndex, source: Digest) -> tuple[SeekIndex, bool]:
+    """Return the index of the `.q.zst` now in place, and whether it is an earlier run's file."""
+    if not final.exists():
+        os.replace(tmp, final)
+        return index, False
+    if filecmp.cmp(tmp, final, shallow=False):
+        return index, False
+    # Same data compressed by another zstd build or level: keep it if it decodes to this segment.
+    existing = _existing_index(final, index.block_size)
+    if decoded_digest(final, existing) != source:
+        raise ArchiveConflictError(f"{final} already exists and does not decode to this segment; refusing to overwrite it")
+    return existing, True
+
+
+def _existing_index(zst: Path, block_size: int) -> SeekIndex:
+    idx = zst.with_name(zst.name + ".idx")
+    if idx.exists():
+        try:
+            return read_index(idx)
+        except CorruptArchiveError:
+            pass  # rebuilt below from the frames themselves
+    return index_existing_frames(zst, block_size)
+
+
+def _place_index(index: SeekIndex, final: Path) -> None:
+    encoded = index.encode()
+    if final.exists():
+        if final.read_bytes() != encoded:
+            raise ArchiveConflictError(f"{final} already exists and does not index {final.name[:-4]}; refusing to overwrite it")
+        return
+    write_file_atomically(final, encoded)
+
+
+def _present_files(files: SegmentFiles) -> tuple[ArchivedFile, ...]:
+    return tuple(ArchivedFile(p.name, p.stat().st_size) for p in (files.raw, files.zst, files.idx) if p.exists())
+
+
+def _time_range(staged: StagedSegment) -> tuple[int, int] | None:
+    scan = staged.scan
+    if scan.min_timestamp_ns is None or scan.max_timestamp_ns is None:
+        return None
+    return scan.min_timestamp_ns, scan.max_timestamp_ns

@@ -1,0 +1,230 @@
+"""Seekable zstd: a `.q.zst` of independent frames, one per block, and its QZSTIDX1 index."""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from supervisor_app.archive.durable import write_all
+from supervisor_app.errors import CorruptArchiveError
+
+IDX_MAGIC = b"QZSTIDX1"
+IDX_VERSION = 1
+IDX_HEADER = struct.Struct("<8sHHIQ")
+IDX_ENTRY = struct.Struct("<QQII")
+DEFAULT_BLOCK_SIZE = 1024 * 1024
+DEFAULT_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class FrameEntry:
+    """Where one block lives, uncompressed and compressed."""
+
+    uncompressed_offset: int
+    compressed_offset: int
+    compressed_size: int
+    uncompressed_size: int
+
+
+@dataclass(frozen=True)
+class SeekIndex:
+    """The decoded `.q.zst.idx`: block size and one entry per frame."""
+
+    block_size: int
+    entries: tuple[FrameEntry, ...]
+
+    @property
+    def uncompressed_size(self) -> int:
+        return sum(e.uncompressed_size for e in self.entries)
+
+    @property
+    def compressed_size(self) -> int:
+        return sum(e.compressed_size for e in self.entries)
+
+    def encode(self) -> bytes:
+        header = IDX_HEADER.pack(IDX_MAGIC, IDX_VERSION, IDX_HEADER.size, self.block_size, len(self.entries))
+        body = b"".join(
+            IDX_ENTRY.pack(e.uncompressed_offset, e.compressed_offset, e.compressed_size, e.uncompressed_size)
+            for e in self.entries
+        )
+        return header + body
+
+    @classmethod
+    def decode(cls, data: bytes, *, source: str) -> SeekIndex:
+        if len(data) < IDX_HEADER.size:
+            raise CorruptArchiveError(f"{source}: index is {len(data)} bytes, shorter than its 24-byte header")
+        magic, version, header_len, block_size, count = IDX_HEADER.unpack_from(data)
+        if magic != IDX_MAGIC:
+            raise CorruptArchiveError(f"{source}: bad index magic {magic!r}, expected {IDX_MAGIC!r}")
+        if version != IDX_VERSION or header_len != IDX_HEADER.size:
+            raise CorruptArchiveError(f"{source}: unsupported index version {version} / header length {header_len}")
+        if len(data) != header_len + count * IDX_ENTRY.size:
+            raise CorruptArchiveError(f"{source}: index holds {len(data)} bytes, expected {header_len + count * IDX_ENTRY.size} for {count} frames")
+        entries = tuple(FrameEntry(*IDX_ENTRY.unpack_from(data, header_len + i * IDX_ENTRY.size)) for i in range(count))
+        return cls(block_size=block_size, entries=entries)
+
+    def frame_at(self, uncompressed_offset: int) -> FrameEntry:
+        """The frame whose uncompressed range holds `uncompressed_offset` (binary search)."""
+        lo, hi = 0, len(self.entries) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            entry = self.entries[mid]
+            if uncompressed_offset < entry.uncompressed_offset:
+                hi = mid - 1
+            elif uncompressed_offset >= entry.uncompressed_offset + entry.uncompressed_size:
+                lo = mid + 1
+            else:
+                return entry
+        raise IndexError(f"offset {uncompressed_offset} is outside the archived data")
+
+
+def read_index(path: Path) -> SeekIndex:
+    return SeekIndex.decode(path.read_bytes(), source=str(path))
+
+
+class FrameWriter:
+    """Compresses blocks into independent frames on every core and appends them, in order, to a file."""
+
+    def __init__(self, fd: int, *, level: int, block_size: int, threads: int | None = None) -> None:
+        self._fd = fd
+        self._level = level
+        self._block_size = block_size
+        self._threads = threads or os.cpu_count() or 1
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="zstd")
+        self._pending: deque[tuple[int, int, Future[bytes]]] = deque()
+        self._entries: list[FrameEntry] = []
+        self._uncompressed_offset = 0
+        self._compressed_offset = 0
+
+    def feed(self, data: bytes) -> None:
+        """Queue `data` (a whole number of blocks, except at the very end) for compression."""
+        view = memoryview(data)
+        for start in range(0, len(view), self._block_size):
+            block = view[start : start + self._block_size]
+            future = self._pool.submit(self._compress, block)
+            self._pending.append((self._uncompressed_offset, len(block), future))
+            self._uncompressed_offset += len(block)
+            # Bound memory: a few blocks per core in flight, never a whole segment.
+            while len(self._pending) > 2 * self._threads:
+                self._write_oldest()
+
+    def finish(self) -> SeekIndex:
+        """Write every pending frame and return the index; the caller fsyncs the file."""
+        try:
+            while self._pending:
+                self._write_oldest()
+        finally:
+            self._pool.shutdown(wait=True)
+        return SeekIndex(block_size=self._block_size, entries=tuple(self._entries))
+
+    def abort(self) -> None:
+        for _, _, future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+
+    def _compress(self, block: memoryview) -> bytes:
+        compressor = getattr(self._local, "compressor", None)
+        if compressor is None:
+            # A ZstdCompressor is not thread-safe: one per worker thread.
+            compressor = zstandard.ZstdCompressor(level=self._level, write_checksum=True, write_content_size=True)
+            self._local.compressor = compressor
+        return compressor.compress(block)
+
+    def _write_oldest(self) -> None:
+        uncompressed_offset, size, future = self._pending.popleft()
+        frame = future.result()
+        write_all(self._fd, frame)
+        self._entries.append(FrameEntry(uncompressed_offset, self._compressed_offset, len(frame), size))
+        self._compressed_offset += len(frame)
+
+
+
+
+def iter_frames(zst_path: Path, index: SeekIndex) -> Iterator[bytes]:
+    """Decode `zst_path` frame by frame through `index`, checking every size on the way."""
+    decompressor = zstandard.ZstdDecompressor()
+    expected_offset = 0
+    with zst_path.open("rb") as f:
+        for number, entry in enumerate(index.entries):
+            if entry.uncompressed_offset != expected_offset:
+                raise CorruptArchiveError(f"{zst_path}: index entry {number} starts at {entry.uncompressed_offset}, expected {expected_offset}")
+            f.seek(entry.compressed_offset)
+            frame = f.read(entry.compressed_size)
+            if len(frame) != entry.compressed_size:
+                raise CorruptArchiveError(f"{zst_path}: frame {number} is truncated ({len(frame)} of {entry.compressed_size} bytes)")
+            yield decode_frame(decompressor, frame, entry.uncompressed_size, source=f"{zst_path} frame {number}")
+            expected_offset += entry.uncompressed_size
+
+
+def decode_frame(decompressor: zstandard.ZstdDecompressor, frame: bytes, size: int, *, source: str) -> bytes:
+    try:
+        data = decompressor.decompress(frame, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise CorruptArchiveError(f"{source}: {exc}") from exc
+    if len(data) != size:
+        raise CorruptArchiveError(f"{source}: decodes to {len(data)} bytes, index says {size}")
+    return data
+
+
+def read_at(zst_path: Path, index: SeekIndex, offset: int, size: int) -> bytes:
+    """Read `size` uncompressed bytes at `offset`, decoding only the frames that hold them."""
+    decompressor = zstandard.ZstdDecompressor()
+    out = bytearray()
+    with zst_path.open("rb") as f:
+        while size > 0:
+            entry = index.frame_at(offset)
+            f.seek(entry.compressed_offset)
+            block = decode_frame(decompressor, f.read(entry.compressed_size), entry.uncompressed_size, source=str(zst_path))
+            start = offset - entry.uncompressed_offset
+            piece = block[start : start + size]
+            out += piece
+            offset += len(piece)
+            size -= len(piece)
+    return bytes(out)
+
+
+def index_existing_frames(zst_path: Path, block_size: int) -> SeekIndex:
+    """Rebuild the index of a `.q.zst` by walking its frames (recovery after a crash lost the `.idx`)."""
+    entries = []
+    compressed_offset = uncompressed_offset = 0
+    with zst_path.open("rb") as f:
+        while True:
+            f.seek(compressed_offset)
+            frame_size, decoded_size = _measure_frame(f, source=f"{zst_path} at byte {compressed_offset}")
+            if frame_size == 0:
+                break
+            entries.append(FrameEntry(uncompressed_offset, compressed_offset, frame_size, decoded_size))
+            compressed_offset += frame_size
+            uncompressed_offset += decoded_size
+    return SeekIndex(block_size=block_size, entries=tuple(entries))
+
+
+def _measure_frame(f: BinaryIO, *, source: str, chunk_size: int = 1 << 16) -> tuple[int, int]:
+    """Decode one frame from `f`'s position; return (compressed, decoded) sizes, (0, 0) at end of file."""
+    chunk = f.read(chunk_size)
+    if not chunk:
+        return 0, 0
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    consumed = decoded = 0
+    while True:
+        try:
+            decoded += len(decompressor.decompress(chunk))
+        except zstandard.ZstdError as exc:
+            raise CorruptArchiveError(f"{source}: {exc}") from exc
+        if decompressor.eof:
+            return consumed + len(chunk) - len(decompressor.unused_data), decoded
+        consumed += len(chunk)
+        chunk = f.read(chunk_size)
+        if not chunk:
+            raise CorruptArchiveError(f"{source}: truncated frame")

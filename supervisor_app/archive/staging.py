@@ -1,0 +1,111 @@
+"""Stage one sealed segment: a single pass that scans, checksums and writes the temp files."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from supervisor_app.archive.durable import TMP_SUFFIX, write_all
+from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
+from supervisor_app.chronicle.segment_scan import IncrementalScanner, SegmentScan
+
+# Large enough that per-window overhead vanishes, small enough to keep RSS far below 100 MiB.
+WINDOW_BLOCKS = 8
+
+
+@dataclass(frozen=True)
+class StageOptions:
+    compress: bool
+    retain_raw: bool
+    level: int
+    block_size: int
+
+    @property
+    def writes_raw(self) -> bool:
+        return self.retain_raw or not self.compress
+
+    @property
+    def window_size(self) -> int:
+        return self.block_size * WINDOW_BLOCKS
+
+
+@dataclass(frozen=True)
+class StagedSegment:
+    """A segment's archive files, fsynced under temp names, with what the pass learned."""
+
+    segment_id: int
+    raw_size: int
+    raw_crc32: int
+    mtime_s: float
+    scan: SegmentScan
+    raw_tmp: Path | None
+    zst_tmp: Path | None
+    index: SeekIndex | None
+
+    def discard(self) -> None:
+        for path in (self.raw_tmp, self.zst_tmp):
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def stage_segment(
+    source: Path,
+    segment_id: int,
+    staging_dir: Path,
+    options: StageOptions,
+    check_stop: Callable[[], None],
+) -> StagedSegment:
+    """Read `source` once; `check_stop` is called between windows and may raise to abandon the segment."""
+    name = source.name
+    raw_tmp = staging_dir / (name + TMP_SUFFIX) if options.writes_raw else None
+    zst_tmp = staging_dir / (name + ".zst" + TMP_SUFFIX) if options.compress else None
+    src = os.open(source, os.O_RDONLY)
+    raw_fd = zst_fd = -1
+    writer: FrameWriter | None = None
+    try:
+        stat = os.fstat(src)
+        raw_fd = _create(raw_tmp)
+        zst_fd = _create(zst_tmp)
+        if zst_fd >= 0:
+            writer = FrameWriter(zst_fd, level=options.level, block_size=options.block_size)
+        scanner = IncrementalScanner(stat.st_size)
+        crc = 0
+        offset = 0
+        while offset < stat.st_size:
+            check_stop()
+            window = os.pread(src, options.window_size, offset)
+            if not window:
+                break
+            scanner.feed(window, offset)
+            crc = zlib.crc32(window, crc)
+            if raw_fd >= 0:
+                write_all(raw_fd, window)
+            if writer is not None:
+                writer.feed(window)
+            offset += len(window)
+        index = writer.finish() if writer is not None else None
+        writer = None
+        for fd in (raw_fd, zst_fd):
+            if fd >= 0:
+                os.fsync(fd)
+        return StagedSegment(segment_id, offset, crc, stat.st_mtime, scanner.result(), raw_tmp, zst_tmp, index)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        for path in (raw_tmp, zst_tmp):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        raise
+    finally:
+        for fd in (src, raw_fd, zst_fd):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _create(path: Path | None) -> int:
+    if path is None:
+        return -1
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -1,0 +1,102 @@
+"""`chronicle-raw-archiver`: archive one venue's sealed segments; parsing, signals and exit codes only."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
+from supervisor_app.cli import exit_codes
+from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
+from supervisor_app.logs import configure_logging
+from structlog.stdlib import BoundLogger
+
+EPILOG = """exit codes:
+  0   done (--once), or stopped cleanly by SIGTERM/SIGINT
+  2   usage error
+  75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held): retry later
+  78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict)
+"""
+
+
+def _bounded_int(low: int, high: int) -> object:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chronicle-raw-archiver",
+        description="Copy every sealed segment of one venue's chronicle queue into the raw archive.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--source", type=Path, required=True, help="the venue's queue directory")
+    parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
+    parser.add_argument("--venue", required=True, help="venue name (one path component)")
+    parser.add_argument("--compress", action="store_true", help="write seekable .q.zst + .q.zst.idx")
+    parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
+    parser.add_argument("--block-size", type=_bounded_int(4096, 256 * 1024 * 1024), default=DEFAULT_BLOCK_SIZE, help="bytes per zstd frame (default 1 MiB)")
+    parser.add_argument("--level", type=_bounded_int(1, 22), default=DEFAULT_LEVEL, help="zstd level (default 3)")
+    parser.add_argument("--reader-name", default="raw-archiver", help="name of our reader position file")
+    parser.add_argument("--once", action="store_true", help="archive what is sealed now, then exit")
+    parser.add_argument("--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)")
+    parser.add_argument("--log-format", choices=("auto", "json", "console"), default="auto", help="log format on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    json_logs = {"auto": None, "json": True, "console": False}[args.log_format]
+    log = configure_logging(sys.stderr, json=json_logs, venue=args.venue)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    config = ArchiverConfig(
+        source=args.source.absolute(),
+        archive_root=args.archive_root.absolute(),
+        venue=args.venue,
+        compress=args.compress,
+        retain_raw=args.retain_q,
+        level=args.level,
+        block_size=args.block_size,
+        reader_name=args.reader_name,
+        poll_ms=args.poll_ms,
+    )
+    return run(config, log, stop, once=args.once)
+
+
+def run(config: ArchiverConfig, log: BoundLogger, stop: threading.Event, *, once: bool) -> int:
+    """Run the archiver and turn its outcome into an exit code."""
+    try:
+        archiver = RawArchiver(config, log=log, stop=stop)
+        log.info("archiver_started", source=str(config.source), archive_root=str(config.archive_root), compress=config.compress, once=once)
+        if once:
+            archiver.run_once()
+        else:
+            archiver.run_loop()
+    except PermanentError as exc:
+        log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=True)
+        return exit_codes.CONFIG
+    except (TemporaryError, OSError) as exc:
+        log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=False)
+        return exit_codes.TEMPFAIL
+    except ChronicleFleetError as exc:
+        log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=True)
+        return exit_codes.CONFIG
+    log.info("archiver_stopped")
+    return exit_codes.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
