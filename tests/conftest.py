@@ -1,0 +1,43 @@
+"""Shared test helpers: the reference fixtures and a writable copy of their queues."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURE_CASES = {
+    "basic": "binance-perp",
+    "midnight": "okx",
+    "repaired": "bybit",
+    "bigrecords": "deribit",
+    "tiny": "coinbase",
+}
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"reference fixtures not found at {FIXTURES}")
+    return FIXTURES
+
+
+def copy_tree_writable(source: Path, target: Path) -> Path:
+    """Copy a read-only fixture tree and make the copy writable (the archiver writes readers/)."""
+    shutil.copytree(source, target)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return target
+
+
+@pytest.fixture
+def fixture_queue(fixtures_dir: Path, tmp_path: Path):
+    """A function returning a writable copy of a fixture case's queue."""
+
+    def copy(case: str) -> Path:
+        return copy_tree_writable(fixtures_dir / case / "queue", tmp_path / case / "queue")
+
+    return copy
