@@ -1,0 +1,88 @@
+"""A live writer with retention rolls segments while the archiver starts, dies and restarts."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from supervisor_app.chronicle.segment import list_segment_ids
+from supervisor_app.chronicle.writer import QueueWriter
+from tests.archive.archive_checks import archived_segment_ids, assert_final_files_are_whole
+from tests.archive.queue_builders import START_NS, market_payload
+
+SEGMENT_SIZE = 64 * 1024
+
+
+class LiveWriter(threading.Thread):
+    """Appends records as fast as a feed would, rolling and running retention on every roll."""
+
+    def __init__(self, queue: Path) -> None:
+        super().__init__(daemon=True)
+        self.queue = queue
+        self.stop = threading.Event()
+        self.sealed: dict[str, bytes] = {}
+        self.highest_sealed = -1
+
+    def run(self) -> None:
+        rng = random.Random(3)
+        with QueueWriter(self.queue, segment_size=SEGMENT_SIZE, retention=True) as writer:
+            seq = 0
+            while not self.stop.is_set():
+                current = writer.current_segment_id
+                writer.append(market_payload(rng, seq), timestamp_ns=START_NS + seq * 1_000_000)
+                seq += 1
+                if writer.current_segment_id != current:
+                    self._remember(current)
+                    time.sleep(0.01)  # ~100 rolls a second at most
+            writer.roll()
+            self._remember(writer.current_segment_id - 1)
+
+    def _remember(self, segment_id: int) -> None:
+        # Read right after sealing, before retention could delete it once archived.
+        path = self.queue / f"{segment_id:09d}.q"
+        self.sealed[path.name] = path.read_bytes()
+        self.highest_sealed = segment_id
+
+
+def start_archiver(queue: Path, root: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "racy", "--poll-ms", "20"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_no_segment_is_lost_to_retention_across_restarts(tmp_path: Path) -> None:
+    queue, root = tmp_path / "queue", tmp_path / "archive"
+    root.mkdir()
+    writer = LiveWriter(queue)
+    writer.start()
+    rng = random.Random()
+    try:
+        # A backlog builds up before the archiver ever registers: the reference lost it here.
+        time.sleep(0.5)
+        assert writer.highest_sealed >= 5
+        for _ in range(5):
+            proc = start_archiver(queue, root)
+            time.sleep(rng.uniform(0.3, 1.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            time.sleep(rng.uniform(0.0, 0.3))  # the writer keeps rolling while nobody archives
+        proc = start_archiver(queue, root)
+        time.sleep(0.5)
+    finally:
+        writer.stop.set()
+        writer.join(timeout=10)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    subprocess.run([sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "racy", "--once"], check=True, capture_output=True, timeout=60)
+
+    assert archived_segment_ids(root) == set(range(writer.highest_sealed + 1))
+    assert not (root / "raw/v1/racy/missing-segments.json").exists()
+    assert_final_files_are_whole(root, writer.sealed)
+    # Retention really ran: archived segments were deleted from the queue behind us.
+    remaining = list_segment_ids(queue)
+    assert remaining and remaining[0] > writer.highest_sealed // 2
