@@ -22,13 +22,25 @@ def _add_pid(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-def _shared_processors() -> list[Any]:
+def _process_context(context: dict[str, Any]) -> Any:
+    """Fields every line of this process carries (its venue, say), from every thread."""
+
+    def add(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        for key, value in context.items():
+            event_dict.setdefault(key, value)
+        return event_dict
+
+    return add
+
+
+def _shared_processors(context: dict[str, Any]) -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_pid,
+        _process_context(context),
     ]
 
 
@@ -62,7 +74,7 @@ def configure_logging(
         final.append(exception_processor)
     final.append(renderer)
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_shared_processors(),
+        foreign_pre_chain=_shared_processors(context),
         processors=final,
     )
     handler = logging.StreamHandler(stream)
@@ -73,7 +85,7 @@ def configure_logging(
 
     structlog.configure(
         processors=[
-            *_shared_processors(),
+            *_shared_processors(context),
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
@@ -81,6 +93,4 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(**context)
     return structlog.get_logger("chronicle")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from supervisor_app.archive.missing import record_missing
 from supervisor_app.archive.publish import Published, publish_segment
 from supervisor_app.archive.reader_lease import ReaderLease
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
-from supervisor_app.archive.staging import StageOptions, stage_segment
+from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
 from supervisor_app.chronicle.segment import list_segment_ids, read_segment_header, segment_name
 from supervisor_app.errors import (
     ArchiveBusyError,
@@ -119,25 +121,41 @@ class RawArchiver:
         lease = self._ensure_lease()
         if lease is None:
             return PassResult(archived=0, source_present=False)
-        archived = 0
+        # One segment is published (fsync, rename, meta.json, commit) while the next is staged.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
+            pipeline = _PublishPipeline(publisher)
+            try:
+                self._walk_queue(lease, pipeline)
+            finally:
+                pipeline.drain()
+        return PassResult(archived=pipeline.published, source_present=True)
+
+    def _walk_queue(self, lease: ReaderLease, pipeline: _PublishPipeline) -> None:
         expected = lease.position().segment_id
         for segment_id in (i for i in list_segment_ids(self._config.source) if i >= expected):
             self._check_stop()
             if segment_id > expected:
+                pipeline.drain()
                 self._record_missing(list(range(expected, segment_id)))
                 lease.commit(segment_id)
             path = self._config.source / segment_name(segment_id)
             try:
                 if not read_segment_header(path, expected_id=segment_id).sealed:
-                    break  # the writer's current segment: everything after it is newer still
-                self._archive_segment(segment_id, path)
-                archived += 1
+                    return  # the writer's current segment: everything after it is newer still
+                started = time.monotonic()
+                staged = stage_segment(path, segment_id, self._layout.staging_dir, self._config.stage_options, self._check_stop)
             except FileNotFoundError:
                 # Listed a moment ago, gone now: retention got to it first.
+                pipeline.drain()
                 self._record_missing([segment_id])
-            lease.commit(segment_id + 1)
+                lease.commit(segment_id + 1)
+            else:
+                try:
+                    pipeline.submit(functools.partial(self._publish, staged, started, lease))
+                except BaseException:
+                    staged.discard()  # the previous publish failed; this one will never run
+                    raise
             expected = segment_id + 1
-        return PassResult(archived=archived, source_present=True)
 
     def _ensure_lease(self) -> ReaderLease | None:
         if self._lease is not None:
@@ -155,15 +173,14 @@ class RawArchiver:
         self._log.info("reader_registered", path=str(lease.path), segment_id=position.segment_id, generation=position.generation)
         return lease
 
-    def _archive_segment(self, segment_id: int, path: Path) -> None:
-        started = time.monotonic()
-        options = self._config.stage_options
-        staged = stage_segment(path, segment_id, self._layout.staging_dir, options, self._check_stop)
-        published = publish_segment(staged, self._layout, options, self._clock())
+    def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
+        """Make a staged segment durable under its final names, record it, then commit past it."""
+        published = publish_segment(staged, self._layout, self._config.stage_options, self._clock())
         self._update_meta(published)
+        lease.commit(staged.segment_id + 1)
         self._log.info(
             "segment_archived",
-            segment_id=segment_id,
+            segment_id=staged.segment_id,
             destination=str(published.partition_dir),
             files=[f.name for f in published.entry.files],
             raw_bytes=published.entry.raw_size,
@@ -195,6 +212,26 @@ class RawArchiver:
     def _check_stop(self) -> None:
         if self._stop.is_set():
             raise StopRequested()
+
+
+class _PublishPipeline:
+    """At most one publish in flight, in segment order, so commits never pass each other."""
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self._executor = executor
+        self._in_flight: Future[None] | None = None
+        self.published = 0
+
+    def submit(self, publish: Callable[[], None]) -> None:
+        self.drain()
+        self._in_flight = self._executor.submit(publish)
+
+    def drain(self) -> None:
+        """Wait for the publish in flight; its error, if any, is raised here."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+            self.published += 1
 
 
 @contextmanager

@@ -17,6 +17,15 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a file written (and closed) earlier to stable storage."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def make_dirs_durable(path: Path) -> None:
     """Create `path` and its missing parents, fsyncing each parent so the chain survives a crash."""
     missing: list[Path] = []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
-from supervisor_app.archive.durable import fsync_dir, make_dirs_durable, write_file_atomically
+from supervisor_app.archive.durable import fsync_dir, fsync_file, make_dirs_durable, write_file_atomically
 from supervisor_app.archive.layout import ArchiveLayout, SegmentFiles, partition_date
 from supervisor_app.archive.meta import ArchivedFile, SegmentEntry, ZstdInfo
 from supervisor_app.archive.seekable_zstd import SeekIndex, index_existing_frames, read_index
@@ -34,6 +34,9 @@ def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: Stage
     level: int | None = None
     index: SeekIndex | None = None
     try:
+        for tmp in (staged.raw_tmp, staged.zst_tmp):
+            if tmp is not None:
+                fsync_file(tmp)
         _place_raw(staged.raw_tmp, files.raw, source)
         if staged.zst_tmp is not None and staged.index is not None:
             index, kept_existing = _place_zst(staged.zst_tmp, files.zst, staged.index, source)

@@ -34,7 +34,7 @@ class StageOptions:
 
 @dataclass(frozen=True)
 class StagedSegment:
-    """A segment's archive files, fsynced under temp names, with what the pass learned."""
+    """A segment's archive files under temp names (not yet fsynced), with what the pass learned."""
 
     segment_id: int
     raw_size: int
@@ -88,9 +88,7 @@ def stage_segment(
             offset += len(window)
         index = writer.finish() if writer is not None else None
         writer = None
-        for fd in (raw_fd, zst_fd):
-            if fd >= 0:
-                os.fsync(fd)
+        # Not fsynced here: publishing does that, overlapped with staging the next segment.
         return StagedSegment(segment_id, offset, crc, stat.st_mtime, scanner.result(), raw_tmp, zst_tmp, index)
     except BaseException:
         if writer is not None:
