@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervisor_app.archive.durable import make_dirs_durable, remove_stale_tmp_files
+from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import PartitionMeta, load_meta, write_meta
 from supervisor_app.archive.missing import record_missing

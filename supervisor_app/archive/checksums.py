@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,9 @@ def file_digest(path: Path) -> Digest:
     return Digest(size, crc)
 
 
-def decoded_digest(zst_path: Path, index: SeekIndex) -> Digest:
+def decoded_digest(zst_path: Path, index: SeekIndex, *, executor: Executor | None = None) -> Digest:
     crc = size = 0
-    for block in iter_frames(zst_path, index):
+    for block in iter_frames(zst_path, index, executor=executor):
         crc = zlib.crc32(block, crc)
         size += len(block)
     return Digest(size, crc)

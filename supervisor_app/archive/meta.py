@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from supervisor_app.archive.durable import write_file_atomically
+from supervisor_app.durable import write_file_atomically
 from supervisor_app.errors import CorruptArchiveError
 
 META_FORMAT = "chronicle-fleet.raw-meta.v1"

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from supervisor_app.archive.durable import write_file_atomically
+from supervisor_app.durable import write_file_atomically
 from supervisor_app.errors import CorruptArchiveError
 
 REASON_DELETED = "deleted from the source queue before it was archived"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
-from supervisor_app.archive.durable import fsync_dir, fsync_file, make_dirs_durable, write_file_atomically
+from supervisor_app.durable import fsync_dir, fsync_file, make_dirs_durable, write_file_atomically
 from supervisor_app.archive.layout import ArchiveLayout, SegmentFiles, partition_date
 from supervisor_app.archive.meta import ArchivedFile, SegmentEntry, ZstdInfo
 from supervisor_app.archive.seekable_zstd import SeekIndex, index_existing_frames, read_index

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor_app.archive.durable import TMP_SUFFIX, write_all
+from supervisor_app.durable import TMP_SUFFIX, write_all
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
-from supervisor_app.chronicle.segment_scan import IncrementalScanner, SegmentScan
+from supervisor_app.chronicle.records import RecordScanner, RecordSummary
 
 # Large enough that per-window overhead vanishes, small enough to keep RSS far below 100 MiB.
 WINDOW_BLOCKS = 8
@@ -40,7 +40,7 @@ class StagedSegment:
     raw_size: int
     raw_crc32: int
     mtime_s: float
-    scan: SegmentScan
+    scan: RecordSummary
     raw_tmp: Path | None
     zst_tmp: Path | None
     index: SeekIndex | None
@@ -71,7 +71,7 @@ def stage_segment(
         zst_fd = _create(zst_tmp)
         if zst_fd >= 0:
             writer = FrameWriter(zst_fd, level=options.level, block_size=options.block_size)
-        scanner = IncrementalScanner(stat.st_size)
+        scanner = RecordScanner(stat.st_size)
         crc = 0
         offset = 0
         while offset < stat.st_size:
@@ -89,7 +89,7 @@ def stage_segment(
         index = writer.finish() if writer is not None else None
         writer = None
         # Not fsynced here: publishing does that, overlapped with staging the next segment.
-        return StagedSegment(segment_id, offset, crc, stat.st_mtime, scanner.result(), raw_tmp, zst_tmp, index)
+        return StagedSegment(segment_id, offset, crc, stat.st_mtime, scanner.summary(), raw_tmp, zst_tmp, index)
     except BaseException:
         if writer is not None:
             writer.abort()

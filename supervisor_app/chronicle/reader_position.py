@@ -1,0 +1,201 @@
+"""Reader position files (``readers/<name>.meta``): the crash-safe double slot, and registering."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import struct
+import threading
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+from supervisor_app.chronicle.segment import SEG_DATA_OFFSET
+from supervisor_app.durable import fsync_dir
+from supervisor_app.errors import CorruptPositionError
+
+READERS_DIR: Final = "readers"
+POSITION_SUFFIX: Final = ".meta"
+SLOT_LEN: Final = 40
+POSITION_FILE_LEN: Final = 2 * SLOT_LEN
+LEGACY_SEGMENT_OFFSET_LEN: Final = 16
+LEGACY_OFFSET_LEN: Final = 8
+
+# segment_id, offset, heartbeat_ns, generation, then CRC-32 of those 32 bytes and 4 zero bytes.
+_SLOT_FIELDS: Final = struct.Struct("<QQQQ")
+_SLOT_CRC: Final = struct.Struct("<I4x")
+_LEGACY_16: Final = struct.Struct("<QQ")
+_LEGACY_8: Final = struct.Struct("<Q")
+
+
+@dataclass(frozen=True)
+class ReaderPosition:
+    """Where a reader resumes: the next segment to consume and the offset within it."""
+
+    segment_id: int = 0
+    offset: int = SEG_DATA_OFFSET
+    heartbeat_ns: int = 0
+    generation: int = 0
+
+
+def encode_slot(position: ReaderPosition) -> bytes:
+    """The 40 bytes of one slot holding `position`."""
+    fields = _SLOT_FIELDS.pack(
+        position.segment_id, position.offset, position.heartbeat_ns, position.generation
+    )
+    return fields + _SLOT_CRC.pack(zlib.crc32(fields))
+
+
+def _decode_slot(slot: bytes) -> ReaderPosition | None:
+    """The position in a slot, or None when its CRC does not match (torn or never written)."""
+    fields = slot[: _SLOT_FIELDS.size]
+    (crc,) = _SLOT_CRC.unpack_from(slot, _SLOT_FIELDS.size)
+    if zlib.crc32(fields) != crc:
+        return None
+    return ReaderPosition(*_SLOT_FIELDS.unpack(fields))
+
+
+def decode_position(data: bytes, *, source: str) -> ReaderPosition:
+    """Decode a position file's bytes (80-byte double slot or a legacy form); `source` names it."""
+    if len(data) == POSITION_FILE_LEN:
+        return _decode_double_slot(data, source=source)
+    if len(data) == LEGACY_SEGMENT_OFFSET_LEN:
+        segment_id, offset = _LEGACY_16.unpack(data)
+        return ReaderPosition(segment_id=segment_id, offset=offset)
+    if len(data) == LEGACY_OFFSET_LEN:
+        (offset,) = _LEGACY_8.unpack(data)
+        return ReaderPosition(offset=offset)
+    raise CorruptPositionError(
+        f"{source}: {len(data)} bytes; a reader position file has {POSITION_FILE_LEN}"
+        f" (or legacy {LEGACY_SEGMENT_OFFSET_LEN} or {LEGACY_OFFSET_LEN})"
+    )
+
+
+def _decode_double_slot(data: bytes, *, source: str) -> ReaderPosition:
+    slots = (_decode_slot(data[:SLOT_LEN]), _decode_slot(data[SLOT_LEN:]))
+    valid = [slot for slot in slots if slot is not None]
+    if not valid:
+        raise CorruptPositionError(f"{source}: neither slot of the reader position has a valid CRC")
+    return max(valid, key=lambda position: position.generation)
+
+
+def load_position(path: Path) -> ReaderPosition:
+    """The position stored at `path`; a missing file is the default (segment 0, offset 64)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ReaderPosition()
+    return decode_position(data, source=str(path))
+
+
+def store_position(path: Path, position: ReaderPosition) -> ReaderPosition:
+    """Store `position` as the next generation, in the older slot, fsynced; return what was stored.
+
+    A missing or legacy-sized file is replaced by a full 80-byte one atomically; a
+    corrupt 80-byte file raises CorruptPositionError (a person must look at it).
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = b""
+    current = decode_position(data, source=str(path)) if data else ReaderPosition()
+    stored = replace(position, generation=max(current.generation, position.generation) + 1)
+    if len(data) == POSITION_FILE_LEN:
+        _write_slot_in_place(path, stored)
+    else:
+        _create_position_file(path, stored)
+    return stored
+
+
+def _slot_offset(generation: int) -> int:
+    return (generation % 2) * SLOT_LEN
+
+
+def _write_slot_in_place(path: Path, position: ReaderPosition) -> None:
+    # Only the slot of the other parity is written, so a torn write leaves the
+    # slot holding the previous generation valid.
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, encode_slot(position), _slot_offset(position.generation))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _full_file_bytes(position: ReaderPosition) -> bytes:
+    # The other slot stays zero: its CRC cannot match, so it is never chosen.
+    image = bytearray(POSITION_FILE_LEN)
+    offset = _slot_offset(position.generation)
+    image[offset : offset + SLOT_LEN] = encode_slot(position)
+    return bytes(image)
+
+
+def _private_tmp_name(name: str) -> str:
+    # pid + thread id: concurrent registrants never share a temporary path.
+    return f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+
+
+def _write_durable_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create_position_file(path: Path, position: ReaderPosition) -> None:
+    """Create or replace a full 80-byte position file atomically (tmp, fsync, rename, fsync dir)."""
+    tmp = path.with_name(_private_tmp_name(path.name))
+    _write_durable_file(tmp, _full_file_bytes(position))
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def position_path(queue_dir: Path, name: str) -> Path:
+    """Where reader `name` of a queue keeps its position."""
+    _check_reader_name(name)
+    return queue_dir / READERS_DIR / f"{name}{POSITION_SUFFIX}"
+
+
+def _check_reader_name(name: str) -> None:
+    if not name or name in {".", ".."} or any(char in name for char in "/\\\0"):
+        raise ValueError(f"reader name {name!r} is not one safe path component")
+
+
+def register_reader(queue_dir: Path, name: str, initial: ReaderPosition) -> Path:
+    """Ensure ``readers/<name>.meta`` exists; ``readers/`` never appears without it."""
+    # The writer's retention deletes the whole backlog while readers/ exists
+    # with no live reader in it: an empty readers/ must never be visible.
+    path = position_path(queue_dir, name)
+    first = replace(initial, generation=initial.generation + 1)
+    if not path.parent.exists():
+        _publish_readers_dir(queue_dir, path.name, first)
+    if not path.exists():  # readers/ was already there, or a concurrent creator won the rename
+        _create_position_file(path, first)
+    return path
+
+
+def _publish_readers_dir(queue_dir: Path, file_name: str, first: ReaderPosition) -> None:
+    """Build readers/ aside with the position file in it, then rename it in (unless another won)."""
+    staging = queue_dir / _private_tmp_name(READERS_DIR)
+    shutil.rmtree(staging, ignore_errors=True)  # left by a crashed run of this same pid
+    staging.mkdir()
+    try:
+        _write_durable_file(staging / file_name, _full_file_bytes(first))
+        fsync_dir(staging)
+        os.rename(staging, queue_dir / READERS_DIR)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        return  # a concurrent registrant published readers/ first
+    fsync_dir(queue_dir)
+
+
+def heartbeat(path: Path, now_ns: int) -> ReaderPosition:
+    """Store the same segment and offset with a new heartbeat (never moves the position)."""
+    current = decode_position(path.read_bytes(), source=str(path))  # unregistered: FileNotFoundError
+    return store_position(path, replace(current, heartbeat_ns=now_ns))
