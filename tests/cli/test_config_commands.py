@@ -1,0 +1,153 @@
+"""`chronicle-fleet validate-config` and `show-config`: exit codes, output formats, and the ops snippets."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from supervisor_app.cli import exit_codes
+from supervisor_app.cli.fleet import main
+from tests.fleet.sample_configs import MINIMAL, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(str(path) for path in (REPO / "configs").glob("*.yaml"))
+
+VALID = MINIMAL
+INVALID = VALID.replace("name: okx", "name: OKX") + "    compression: {level: 30}\n"
+
+
+@pytest.fixture
+def valid(tmp_path: Path) -> Path:
+    return write_config(tmp_path, VALID, "valid.yaml")
+
+
+@pytest.fixture
+def invalid(tmp_path: Path) -> Path:
+    return write_config(tmp_path, INVALID, "invalid.yaml")
+
+
+def run_module(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a child process: `python -m supervisor_app ...`."""
+    return subprocess.run([sys.executable, "-m", "supervisor_app", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def with_venv_on_path() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def test_valid_files_exit_0_and_print_no_problem(capsys: pytest.CaptureFixture[str], valid: Path) -> None:
+    assert main(["validate-config", str(valid), *EXAMPLES]) == exit_codes.OK
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == f"{1 + len(EXAMPLES)} files valid"
+
+
+def test_one_invalid_file_makes_exit_1_and_only_its_problems_print(capsys: pytest.CaptureFixture[str], valid: Path, invalid: Path) -> None:
+    assert main(["validate-config", str(valid), str(invalid)]) == exit_codes.FAILURE
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"{invalid}:6:11: venues[0].name: 'OKX' is not a valid venue name "
+        "(lowercase letters, digits, '.', '_', '-'; starts with a letter or digit; at most 64 characters)",
+        f"{invalid}:8:26: venues[0].compression.level: 30 is greater than the maximum of 22",
+    ]
+    assert err.strip() == "2 problems in 1 of 2 files"
+
+
+def test_json_format_prints_the_same_problems_as_an_array(capsys: pytest.CaptureFixture[str], invalid: Path) -> None:
+    main(["validate-config", str(invalid)])
+    text_lines = capsys.readouterr().out.splitlines()
+    assert main(["validate-config", "--format", "json", str(invalid)]) == exit_codes.FAILURE
+    out, err = capsys.readouterr()
+    records = json.loads(out)
+    assert err == ""
+    assert [f"{r['file']}:{r['line']}:{r['column']}: {r['path']}: {r['message']}" for r in records] == text_lines
+
+
+def test_json_format_of_valid_files_is_an_empty_array(capsys: pytest.CaptureFixture[str], valid: Path) -> None:
+    assert main(["validate-config", "--format", "json", str(valid)]) == exit_codes.OK
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_check_paths_is_off_by_default_and_on_when_asked(capsys: pytest.CaptureFixture[str], valid: Path) -> None:
+    assert main(["validate-config", str(valid)]) == exit_codes.OK
+    assert main(["validate-config", "--check-paths", str(valid)]) == exit_codes.FAILURE
+    out = capsys.readouterr().out
+    assert f"{valid}:2:15: archive_root: {valid.parent}/archive does not exist" in out.splitlines()
+    assert f"{valid}:7:12: venues[0].queue: queue directory {valid.parent}/q does not exist" in out.splitlines()
+
+
+def test_show_config_prints_the_resolved_config(capsys: pytest.CaptureFixture[str], valid: Path) -> None:
+    assert main(["show-config", str(valid)]) == exit_codes.OK
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["archive_root"] == str(valid.parent / "archive")
+    assert shown["supervisor"] == {
+        "state_dir": str(valid.parent / "state"),
+        "logs": {"directory": None, "max_bytes": 50 * 1024 * 1024, "backups": 10},
+        "stop_timeout_s": 30.0,
+    }
+    assert shown["venues"][0]["queue_dir"] == str(valid.parent / "q")
+    assert shown["venues"][0]["compression"] == {"codec": "zstd", "level": 3, "block_size": 1048576, "keep_raw": False}
+    assert shown["restart"] == {"initial_delay_s": 1.0, "max_delay_s": 60.0, "healthy_after_s": 60.0}
+
+
+def test_show_config_of_an_invalid_file_prints_problems_on_stderr(capsys: pytest.CaptureFixture[str], invalid: Path) -> None:
+    assert main(["show-config", str(invalid)]) == exit_codes.FAILURE
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 2 and all(line.startswith(f"{invalid}:") for line in err.splitlines())
+
+
+@pytest.mark.parametrize("argv", [["validate-config"], ["validate-config", "--format", "xml", "f.yaml"], ["show-config"], ["show-config", "a", "b"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == exit_codes.USAGE
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_subprocess_valid_examples_exit_0() -> None:
+    result = run_module("validate-config", "configs/fleet.example.yaml", "configs/demo.yaml")
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_subprocess_invalid_file_exits_1_with_position(invalid: Path) -> None:
+    result = run_module("validate-config", invalid.name, cwd=invalid.parent)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[1] == "invalid.yaml:8:26: venues[0].compression.level: 30 is greater than the maximum of 22"
+
+
+def test_subprocess_usage_error_exits_2() -> None:
+    result = run_module("validate-config")
+    assert result.returncode == 2
+    assert "the following arguments are required: FILE" in result.stderr
+
+
+def test_subprocess_json_and_show_config(valid: Path) -> None:
+    assert json.loads(run_module("validate-config", "--format", "json", str(valid)).stdout) == []
+    shown = run_module("show-config", str(valid))
+    assert shown.returncode == 0 and json.loads(shown.stdout)["venues"][0]["name"] == "okx"
+
+
+def test_pre_commit_hook_runs_validate_config_over_the_configs(tmp_path: Path, invalid: Path) -> None:
+    hook = yaml.safe_load((REPO / "ops" / "pre-commit-config.yaml").read_text())["repos"][0]["hooks"][0]
+    configs = [str(path.relative_to(REPO)) for path in sorted(REPO.rglob("*.y*ml")) if re.search(hook["files"], str(path.relative_to(REPO)))]
+    assert configs == ["configs/demo.yaml", "configs/fleet.example.yaml"]
+    command = shlex.split(hook["entry"])
+    assert subprocess.run([*command, *configs], cwd=REPO, env=with_venv_on_path(), timeout=60).returncode == 0
+    assert subprocess.run([*command, str(invalid)], cwd=REPO, env=with_venv_on_path(), capture_output=True, timeout=60).returncode == 1
+
+
+def test_ci_job_runs_validate_config_over_the_configs() -> None:
+    job = yaml.safe_load((REPO / "ops" / "ci" / "validate-config.yml").read_text())["jobs"]["validate-config"]
+    (command,) = [step["run"] for step in job["steps"] if "validate-config" in step.get("run", "")]
+    assert "configs/" in command and "--check-paths" not in command
+    result = subprocess.run(command, shell=True, cwd=REPO, env=with_venv_on_path(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
