@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up a virtualenv in .venv (once) and run the built-in fleet demo:
+# three synthetic feeds, their archivers under supervisord, one killed midway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+exec .venv/bin/chronicle-fleet demo "$@"
