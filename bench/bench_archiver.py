@@ -11,75 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from common import measure, reset, sealed_segments, write_queue
+
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
-from supervisor_app.chronicle.segment import list_segment_ids, read_segment_header
-from supervisor_app.chronicle.writer import QueueWriter
-from supervisor_app.demo.payloads import market_payloads
-
-SEGMENT_SIZE = 128 * 1024 * 1024
-START_NS = 1_769_212_800_000_000_000
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall_s: float
-    peak_rss_mib: float
-
-
-def write_queue(queue: Path, segments: int) -> int:
-    rng = random.Random(42)
-    records = 0
-    with QueueWriter(queue, segment_size=SEGMENT_SIZE, retention=False) as writer:
-        while writer.current_segment_id < segments:
-            batch = 10_000
-            writer.append_many(
-                market_payloads(rng, batch, first_seq=records),
-                timestamps_ns=range(START_NS + records * 1000, START_NS + (records + batch) * 1000, 1000),
-            )
-            records += batch
-    return records
-
-
-def timed(cmd: list[str], rss_file: Path) -> Timing:
-    """Wall time and peak RSS, after flushing earlier dirty pages.
-
-    /usr/bin/time measures the RSS: Linux carries a parent's high-water mark across
-    fork+exec, so wait4 from this (large) process would report our RSS, not the child's.
-    """
-    os.sync()
-    started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{cmd} failed with exit code {result.returncode}")
-    return Timing(wall, int(rss_file.read_text().split()[-1]) / 1024)
-
-
-def reset(queue: Path, out: Path) -> None:
-    shutil.rmtree(queue / "readers", ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
-
-
-def measure(name: str, runs: int, prepare, cmd: list[str], rss_file: Path) -> Timing:
-    timings = []
-    for _ in range(runs):
-        prepare()
-        timings.append(timed(cmd, rss_file))
-    best = Timing(statistics.median(t.wall_s for t in timings), max(t.peak_rss_mib for t in timings))
-    print(f"{name:<28} {best.wall_s:8.3f} s   peak RSS {best.peak_rss_mib:7.1f} MiB   (runs: {', '.join(f'{t.wall_s:.3f}' for t in timings)})", flush=True)
-    return best
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,7 +38,7 @@ def run(work: Path, segments: int, repeat: int) -> None:
     queue, out = work / "queue", work / "out"
     started = time.perf_counter()
     records = write_queue(queue, segments)
-    sealed = [queue / f"{i:09d}.q" for i in list_segment_ids(queue) if read_segment_header(queue / f"{i:09d}.q").sealed]
+    sealed = sealed_segments(queue)
     total = sum(p.stat().st_size for p in sealed)
     print(f"queue: {len(sealed)} sealed segments, {total / 2**30:.2f} GiB, ~{records / 1e6:.2f} M records, written in {time.perf_counter() - started:.1f} s")
     print(f"cores: {os.cpu_count()}   record scanner: {SCANNER_IMPLEMENTATION}   python: {sys.version.split()[0]}")

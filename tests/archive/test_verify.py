@@ -1,0 +1,89 @@
+"""`verify_archive` finds every kind of damage, and passes a sound archive."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import structlog
+
+from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+from supervisor_app.archive.verify import verify_archive
+
+PARTITION = Path("raw/v1/binance-perp/2026-01-24/raw")
+
+
+@pytest.fixture
+def archive(fixture_queue, tmp_path: Path) -> Path:
+    root = tmp_path / "archive"
+    root.mkdir()
+    config = ArchiverConfig(source=fixture_queue("basic"), archive_root=root, venue="binance-perp", compress=True, retain_raw=True, block_size=16384)
+    RawArchiver(config, log=structlog.get_logger(), stop=threading.Event()).run_once()
+    return root
+
+
+def messages(root: Path, **kwargs: object) -> list[str]:
+    return [f"{f.path.name}: {f.message}" for f in verify_archive(root, **kwargs).problems]  # type: ignore[arg-type]
+
+
+def test_a_sound_archive_verifies(archive: Path) -> None:
+    report = verify_archive(archive)
+    assert report.problems == () and report.warnings == ()
+    assert report.segments == 4 and report.raw_bytes == 4 * 65536
+
+
+def test_progress_reaches_every_segment(archive: Path) -> None:
+    seen = []
+    verify_archive(archive, progress=seen.append)
+    assert [p.segments_done for p in seen] == [1, 2, 3, 4]
+    assert seen[-1].bytes_done == seen[-1].bytes_total == 4 * 65536
+
+
+def test_a_flipped_byte_in_a_frame_is_found(archive: Path) -> None:
+    zst = archive / PARTITION / "000000001.q.zst"
+    data = bytearray(zst.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    zst.write_bytes(bytes(data))
+    [problem] = messages(archive)
+    assert problem.startswith("000000001.q.zst: ")
+
+
+def test_a_changed_raw_copy_is_found(archive: Path) -> None:
+    raw = archive / PARTITION / "000000002.q"
+    data = bytearray(raw.read_bytes())
+    data[100] ^= 0x01
+    raw.write_bytes(bytes(data))
+    [problem] = messages(archive)
+    assert problem.startswith("000000002.q: decodes to 65536 bytes with CRC-32")
+
+
+def test_a_missing_file_a_truncated_index_and_a_stray_tmp_are_found(archive: Path) -> None:
+    partition = archive / PARTITION
+    (partition / "000000000.q.zst").unlink()
+    idx = partition / "000000003.q.zst.idx"
+    idx.write_bytes(idx.read_bytes()[:-24])
+    (partition / "000000007.q.tmp").write_bytes(b"x")
+    found = messages(archive)
+    assert "000000000.q.zst: listed in meta.json but missing" in found
+    assert "000000003.q.zst.idx: is 96 bytes, meta.json says 120" in found
+    assert any(m.startswith("000000007.q.tmp: stray temp file") for m in found)
+
+
+def test_an_unrecorded_file_and_a_broken_meta_are_found(archive: Path, tmp_path: Path) -> None:
+    partition = archive / PARTITION
+    (partition / "000000042.q").write_bytes(b"x")
+    assert messages(archive) == ["000000042.q: archive file not recorded in meta.json"]
+    (partition / "meta.json").write_text("{not json")
+    assert any(m.startswith("meta.json: ") and "unreadable meta.json" in m for m in messages(archive))
+
+
+def test_filters_and_missing_segments(archive: Path) -> None:
+    assert verify_archive(archive, venue="binance-perp", date="2026-01-25").segments == 0
+    assert messages(archive, venue="nope") == ["nope: no archive for venue 'nope'"]
+    missing = archive / "raw/v1/binance-perp/missing-segments.json"
+    missing.write_text(json.dumps({"venue": "binance-perp", "missing_segments": [{"segment_id": 9, "detected_at_ns": 1, "reason": "gone"}]}))
+    report = verify_archive(archive)
+    assert report.problems == ()
+    assert [w.message for w in report.warnings] == ["segment 9 was deleted from the source before it was archived"]
