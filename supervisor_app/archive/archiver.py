@@ -166,9 +166,8 @@ class RawArchiver:
                 self._log.warning("source_missing", source=str(source), action="waiting for the queue to appear")
                 self._said_source_missing = True
             return None
-        ids = list_segment_ids(source)
         lease = ReaderLease(source, self._config.reader_name, clock=self._clock, log=self._log)
-        position = lease.open(first_segment_id=ids[0] if ids else 0)
+        position = lease.open()
         self._lease = lease
         self._log.info("reader_registered", path=str(lease.path), segment_id=position.segment_id, generation=position.generation)
         return lease

@@ -11,13 +11,27 @@ from supervisor_app.chronicle.reader_position import (
     ReaderPosition,
     heartbeat,
     load_position,
+    position_path,
     register_reader,
     store_position,
 )
-from supervisor_app.chronicle.segment import SEG_DATA_OFFSET
+from supervisor_app.chronicle.segment import SEG_DATA_OFFSET, list_segment_ids
 
 # Well inside the writer's 30 s reader timeout, even with a slow fsync in between.
 HEARTBEAT_INTERVAL_S = 2.0
+
+
+def refresh_reader(queue_dir: Path, reader_name: str, now_ns: int) -> ReaderPosition:
+    """Beat the reader's heartbeat without moving it; register it at the oldest segment if new.
+
+    Used by the archiver itself and by the supervisor while the archiver is not running,
+    so that retention keeps every segment not yet archived.
+    """
+    path = position_path(queue_dir, reader_name)
+    if not path.exists():
+        ids = list_segment_ids(queue_dir)
+        register_reader(queue_dir, reader_name, ReaderPosition(ids[0] if ids else 0, SEG_DATA_OFFSET, now_ns))
+    return heartbeat(path, now_ns)
 
 
 class ReaderLease:
@@ -48,12 +62,11 @@ class ReaderLease:
             raise RuntimeError("reader lease is not open")
         return self._path
 
-    def open(self, first_segment_id: int) -> ReaderPosition:
-        """Register (if new, at `first_segment_id`), beat once, and start the heartbeat thread."""
-        initial = ReaderPosition(segment_id=first_segment_id, offset=SEG_DATA_OFFSET, heartbeat_ns=self._clock())
-        self._path = register_reader(self._queue_dir, self._name, initial)
+    def open(self) -> ReaderPosition:
+        """Register (if new, at the oldest segment), beat once, and start the heartbeat thread."""
         with self._lock:
-            position = heartbeat(self._path, self._clock())
+            position = refresh_reader(self._queue_dir, self._name, self._clock())
+        self._path = position_path(self._queue_dir, self._name)
         self._thread = threading.Thread(target=self._beat_forever, name="reader-heartbeat", daemon=True)
         self._thread.start()
         return position
