@@ -9,30 +9,14 @@ same files in one run: `--once` copy mode, `--once --compress`, `cp` + `sync`, a
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import measure, reset, sealed_segments, write_queue
+from common import bench_main, measure, reset, sealed_segments, write_queue
 
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", type=Path, default=None, help="where to write the queue (default: a temp dir)")
-    parser.add_argument("--segments", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-archiver-", dir=args.workdir))
-    try:
-        run(work, args.segments, args.repeat)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
 
 def run(work: Path, segments: int, repeat: int) -> None:
     queue, out = work / "queue", work / "out"
@@ -59,4 +43,4 @@ def run(work: Path, segments: int, repeat: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(__doc__, "bench-archiver-", run)

@@ -9,27 +9,12 @@ Archives a 1 GiB queue with `--compress`, then times, on the same `.q.zst` files
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from common import measure, write_queue
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", type=Path, default=None, help="where to write the queue (default: a temp dir)")
-    parser.add_argument("--segments", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-verify-", dir=args.workdir))
-    try:
-        run(work, args.segments, args.repeat)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+from common import bench_main, measure, write_queue
 
 
 def run(work: Path, segments: int, repeat: int) -> None:
@@ -50,4 +35,4 @@ def run(work: Path, segments: int, repeat: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    bench_main(__doc__, "bench-verify-", run)

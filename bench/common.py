@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,3 +78,17 @@ def measure(name: str, runs: int, prepare: Callable[[], None], cmd: list[str], r
     best = Timing(statistics.median(t.wall_s for t in timings), max(t.peak_rss_mib for t in timings))
     print(f"{name:<28} {best.wall_s:8.3f} s   peak RSS {best.peak_rss_mib:7.1f} MiB   (runs: {', '.join(f'{t.wall_s:.3f}' for t in timings)})", flush=True)
     return best
+
+
+def bench_main(doc: str, prefix: str, run: Callable[[Path, int, int], None]) -> None:
+    """The benchmarks' shared command line: a scratch directory, a queue size, a repeat count."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=None, help="where to write the queue (default: a temp dir)")
+    parser.add_argument("--segments", type=int, default=8, help="128 MiB segments to write (default 8: 1 GiB)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each command; the median is reported")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=args.workdir))
+    try:
+        run(work, args.segments, args.repeat)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

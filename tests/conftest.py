@@ -41,3 +41,16 @@ def fixture_queue(fixtures_dir: Path, tmp_path: Path):
         return copy_tree_writable(fixtures_dir / case / "queue", tmp_path / case / "queue")
 
     return copy
+
+
+@pytest.fixture
+def basic_queue(fixture_queue) -> Path:
+    """A writable copy of the `basic` fixture queue (binance-perp, 4 sealed segments)."""
+    return fixture_queue("basic")
+
+
+@pytest.fixture
+def archive_root(tmp_path: Path) -> Path:
+    path = tmp_path / "archive"
+    path.mkdir()
+    return path

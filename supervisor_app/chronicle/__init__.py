@@ -72,6 +72,7 @@ __all__ = [
     "decode_position",
     "decode_segment_header",
     "encode_record",
+    "record_len",
     "encode_segment_header",
     "encode_slot",
     "heartbeat",

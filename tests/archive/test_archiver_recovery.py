@@ -30,15 +30,13 @@ def rewind_reader(queue: Path, segment_id: int = 0) -> None:
 
 
 @pytest.fixture
-def queue(fixture_queue) -> Path:
-    return fixture_queue("basic")
+def queue(basic_queue: Path) -> Path:
+    return basic_queue
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "archive"
-    path.mkdir()
-    return path
+def root(archive_root: Path) -> Path:
+    return archive_root
 
 
 def test_stray_tmp_files_are_removed_and_the_archive_completes(queue: Path, root: Path) -> None:

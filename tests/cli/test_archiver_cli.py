@@ -34,15 +34,13 @@ def failure(stderr: str) -> dict:
 
 
 @pytest.fixture
-def queue(fixture_queue) -> Path:
-    return fixture_queue("basic")
+def queue(basic_queue: Path) -> Path:
+    return basic_queue
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "archive"
-    path.mkdir()
-    return path
+def root(archive_root: Path) -> Path:
+    return archive_root
 
 
 def corrupt(segment: Path, offset: int, data: bytes) -> None:
