@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -30,6 +31,17 @@ MAX_READER_LAG_BYTES: Final = 10 * 1024**3
 INDEX_SUFFIX: Final = ".idx"
 
 
+@dataclass(frozen=True)
+class RetentionRule:
+    """When a reader stops protecting segments: the writer's 30 s and 10 GiB (tests scale them down)."""
+
+    reader_timeout_ns: int = READER_TIMEOUT_NS
+    max_reader_lag_bytes: int = MAX_READER_LAG_BYTES
+
+
+WRITER_RULE: Final = RetentionRule()
+
+
 def reader_lag_bytes(
     position: ReaderPosition, head_segment_id: int, head_offset: int, segment_size: int
 ) -> int:
@@ -45,11 +57,12 @@ def is_live(
     head_offset: int,
     segment_size: int,
     now_ns: int,
+    rule: RetentionRule = WRITER_RULE,
 ) -> bool:
     """True while the reader heartbeats (or never did) and is not too far behind."""
-    fresh = position.heartbeat_ns == 0 or now_ns - position.heartbeat_ns <= READER_TIMEOUT_NS
+    fresh = position.heartbeat_ns == 0 or now_ns - position.heartbeat_ns <= rule.reader_timeout_ns
     lag = reader_lag_bytes(position, head_segment_id, head_offset, segment_size)
-    return fresh and lag <= MAX_READER_LAG_BYTES
+    return fresh and lag <= rule.max_reader_lag_bytes
 
 
 def _position_files(readers_dir: Path) -> list[Path]:
@@ -73,7 +86,12 @@ def _kept_from(path: Path, live: Callable[[ReaderPosition], bool]) -> int | None
 
 
 def segments_to_delete(
-    queue_dir: Path, head_segment_id: int, head_offset: int, segment_size: int, now_ns: int
+    queue_dir: Path,
+    head_segment_id: int,
+    head_offset: int,
+    segment_size: int,
+    now_ns: int,
+    rule: RetentionRule = WRITER_RULE,
 ) -> list[int]:
     """Ids of the segments below the head that every live reader has passed, ascending."""
     readers_dir = queue_dir / READERS_DIR
@@ -85,6 +103,7 @@ def segments_to_delete(
         head_offset=head_offset,
         segment_size=segment_size,
         now_ns=now_ns,
+        rule=rule,
     )
     kept = (_kept_from(path, live) for path in _position_files(readers_dir))
     # With readers/ present and no live reader in it, everything below the head
@@ -94,10 +113,15 @@ def segments_to_delete(
 
 
 def apply_retention(
-    queue_dir: Path, head_segment_id: int, head_offset: int, segment_size: int, now_ns: int
+    queue_dir: Path,
+    head_segment_id: int,
+    head_offset: int,
+    segment_size: int,
+    now_ns: int,
+    rule: RetentionRule = WRITER_RULE,
 ) -> list[int]:
     """Delete what `segments_to_delete` names (each ``.q`` and its ``.idx``); return the ids."""
-    doomed = segments_to_delete(queue_dir, head_segment_id, head_offset, segment_size, now_ns)
+    doomed = segments_to_delete(queue_dir, head_segment_id, head_offset, segment_size, now_ns, rule)
     for segment_id in doomed:
         segment_path = queue_dir / segment_name(segment_id)
         segment_path.unlink(missing_ok=True)

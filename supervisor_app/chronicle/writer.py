@@ -28,7 +28,7 @@ from supervisor_app.chronicle.records import (
     record_len,
     summarize_records,
 )
-from supervisor_app.chronicle.retention import apply_retention
+from supervisor_app.chronicle.retention import WRITER_RULE, RetentionRule, apply_retention
 from supervisor_app.chronicle.segment import (
     DEFAULT_SEGMENT_SIZE,
     SEG_DATA_OFFSET,
@@ -135,6 +135,7 @@ class QueueWriter:
         segment_size: int = DEFAULT_SEGMENT_SIZE,
         preallocate_next: bool = True,
         retention: bool = True,
+        retention_rule: RetentionRule = WRITER_RULE,
         durable: bool = False,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -144,6 +145,7 @@ class QueueWriter:
         self._segment_size = segment_size
         self._preallocate_next = preallocate_next
         self._retention = retention
+        self._retention_rule = retention_rule
         self._durable = durable  # msync each segment when sealed and on close
         self._clock = clock
         self._buffer: mmap.mmap | None = None
@@ -268,7 +270,12 @@ class QueueWriter:
             self._preallocate(next_id + 1)
         if self._retention:
             apply_retention(
-                self._queue_dir, next_id, SEG_DATA_OFFSET, self._segment_size, self._clock()
+                self._queue_dir,
+                next_id,
+                SEG_DATA_OFFSET,
+                self._segment_size,
+                self._clock(),
+                self._retention_rule,
             )
 
     def _seal_current(self) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor_app.chronicle.retention import RetentionRule
 from supervisor_app.chronicle import (
     MAX_READER_LAG_BYTES,
     READER_TIMEOUT_NS,
@@ -109,3 +110,11 @@ def test_apply_retention_deletes_segments_and_their_index(queue: Path) -> None:
     remaining = sorted(name for name in os.listdir(queue) if name != "readers")
     expected = sorted(name for i in range(2, HEAD + 1) for name in (segment_name(i), f"{i:09d}.idx"))
     assert remaining == expected
+
+
+def test_a_scaled_down_rule_applies_its_own_limits(queue: Path) -> None:
+    _reader(queue, "five-seconds-quiet", 1, heartbeat_ns=NOW - 5 * 10**9)
+    _reader(queue, "live", 3)
+    assert _deletable(queue) == [0]  # the writer's 30 s: still live
+    rule = RetentionRule(reader_timeout_ns=3 * 10**9, max_reader_lag_bytes=MAX_READER_LAG_BYTES)
+    assert segments_to_delete(queue, HEAD, 64, SEGMENT, NOW, rule) == [0, 1, 2]
