@@ -57,3 +57,7 @@ class ConfigError(ChronicleFleetError):
 
 class ControlError(ChronicleFleetError):
     """A control request to the running fleet failed."""
+
+
+class SupervisordError(TemporaryError):
+    """supervisord failed to start, stopped answering, or died; restarting the service may help."""

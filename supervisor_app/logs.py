@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from typing import Any, TextIO
 
 import structlog
@@ -94,3 +95,17 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     return structlog.get_logger("chronicle")
+
+
+def log_uncaught_exceptions(log: Any) -> None:
+    """Send exceptions nobody caught, in any thread, to `log` as one structured event, not a plain traceback."""
+
+    def main_thread(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        log.critical("uncaught_exception", exc_info=(exc_type, exc, tb))
+
+    def other_thread(args: threading.ExceptHookArgs) -> None:
+        thread = args.thread.name if args.thread is not None else None
+        log.critical("uncaught_exception", thread=thread, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = main_thread
+    threading.excepthook = other_thread

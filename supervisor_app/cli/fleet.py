@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from supervisor_app.cli import config_commands, supervise_commands, verify_command
+from supervisor_app.cli import config_commands, demo_command, supervise_commands, verify_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declare, validate and supervise a fleet of chronicle raw archivers.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (config_commands, verify_command, supervise_commands):
+    for module in (config_commands, verify_command, supervise_commands, demo_command):
         module.register(subparsers)
     return parser
 

@@ -1,0 +1,156 @@
+"""XML-RPC to our supervisord over its unix socket: typed answers, SupervisordError on failure."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import xmlrpc.client
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from supervisor.xmlrpc import Faults
+
+from supervisor_app.errors import SupervisordError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ProcessChange:
+    """One state change of one program, from the `chronicle` plugin's feed."""
+
+    serial: int
+    name: str
+    state: str  # supervisord's state name: STARTING, RUNNING, EXITED, STOPPED, FATAL, ...
+    from_state: str
+    pid: int  # the child's pid; for EXITED/STOPPED, the pid that ended
+    started_at: float  # wall clock of the last spawn
+    time: float  # wall clock of the change
+    exitstatus: int | None = None  # on EXITED/STOPPED: the code, or -1 when a signal killed it
+    signal: str | None = None  # on EXITED/STOPPED after a signal: its name
+    stopped_at: float | None = None
+    spawnerr: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """The feed's answer: changes after a serial, and whether any were lost in between."""
+
+    feed: str
+    serial: int
+    complete: bool
+    changes: tuple[ProcessChange, ...]
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """supervisord's current view of one program."""
+
+    name: str
+    state: str
+    pid: int
+    started_at: float
+    exitstatus: int
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket, with a timeout (supervisor's own transport has none)."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self._path))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixTransport(xmlrpc.client.Transport):
+    """The stdlib transport (keep-alive, one retry on a dropped connection) over `_UnixConnection`."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__()
+        self._path = path
+        self._timeout = timeout
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        if self._connection and host == self._connection[0]:
+            return self._connection[1]
+        self._connection = host, _UnixConnection(self._path, self._timeout)
+        return self._connection[1]
+
+
+class SupervisordClient:
+    """One connection to supervisord; use it from one thread."""
+
+    def __init__(self, socket_path: Path, timeout_s: float = 10.0) -> None:
+        self._socket_path = socket_path
+        self._transport = _UnixTransport(socket_path, timeout_s)
+        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=self._transport)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def state(self) -> str:
+        """supervisord's own state: STARTING, RUNNING, RESTARTING or SHUTDOWN."""
+        return str(self._call(lambda p: p.supervisor.getState())["statename"])
+
+    def changes(self, since: int) -> ChangeBatch:
+        answer = self._call(lambda p: p.chronicle.getChanges(since))
+        changes = tuple(ProcessChange(**change) for change in answer["changes"])
+        return ChangeBatch(str(answer["feed"]), int(answer["serial"]), bool(answer["complete"]), changes)
+
+    def processes(self) -> list[ProcessInfo]:
+        infos = self._call(lambda p: p.supervisor.getAllProcessInfo())
+        return [ProcessInfo(i["name"], i["statename"], i["pid"], float(i["start"]), i["exitstatus"]) for i in infos]
+
+    def start(self, name: str) -> bool:
+        """Spawn `name` without waiting; False if it already runs or could not spawn (the feed then says FATAL)."""
+        return self._call(lambda p: p.supervisor.startProcess(name, False), ignore={Faults.ALREADY_STARTED, Faults.SPAWN_ERROR}, default=False) is True
+
+    def start_many(self, names: list[str]) -> list[bool]:
+        """start() for each name in one round trip: supervisord forks them all before any gets busy."""
+        calls = [{"methodName": "supervisor.startProcess", "params": [name, False]} for name in names]
+        results = self._call(lambda p: p.system.multicall(calls))
+        for name, result in zip(names, results):
+            if isinstance(result, dict) and result.get("faultCode") not in (None, Faults.ALREADY_STARTED, Faults.SPAWN_ERROR):
+                raise SupervisordError(f"supervisord refused to start {name}: {result.get('faultString')}")
+        return [result is True for result in results]
+
+    def stop(self, name: str) -> bool:
+        """Send the stop signal without waiting; False if it was not running."""
+        return self._call(lambda p: p.supervisor.stopProcess(name, False), ignore={Faults.NOT_RUNNING}, default=False) is True
+
+    def reread(self) -> tuple[list[str], list[str], list[str]]:
+        """Make supervisord read its config file again; (added, changed, removed) groups."""
+        added, changed, removed = self._call(lambda p: p.supervisor.reloadConfig())[0]
+        return list(added), list(changed), list(removed)
+
+    def add_group(self, name: str) -> None:
+        self._call(lambda p: p.supervisor.addProcessGroup(name), ignore={Faults.ALREADY_ADDED})
+
+    def remove_group(self, name: str) -> None:
+        self._call(lambda p: p.supervisor.removeProcessGroup(name), ignore={Faults.BAD_NAME})
+
+    def shutdown(self) -> None:
+        self._call(lambda p: p.supervisor.shutdown(), ignore={Faults.SHUTDOWN_STATE})
+
+    def _call(self, method: Callable[[xmlrpc.client.ServerProxy], T], *, ignore: frozenset[int] | set[int] = frozenset(), default: Any = None) -> T:
+        try:
+            return method(self._proxy)
+        except xmlrpc.client.Fault as fault:
+            if fault.faultCode in ignore:
+                return default
+            raise SupervisordError(f"supervisord refused: {fault.faultString}") from fault
+        except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as error:
+            # The connection may be half-used: start the next call on a fresh one.
+            self._transport.close()
+            raise SupervisordError(f"cannot talk to supervisord at {self._socket_path}: {error}") from error

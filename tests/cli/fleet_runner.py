@@ -1,0 +1,226 @@
+"""A real `chronicle-fleet run` for end-to-end tests: config writing, polling, log parsing, cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from supervisor_app.errors import ControlError
+from supervisor_app.fleet.control import request
+from supervisor_app.fleet.state_files import StateFiles
+
+T = TypeVar("T")
+CLI = [sys.executable, "-m", "supervisor_app"]
+
+
+def wait_until(probe: Callable[[], T], *, timeout: float = 10.0, what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def json_lines(path: Path, *, finished: bool = False) -> list[dict[str, Any]]:
+    """Every line of `path` parsed as a JSON object (the test fails on any other line).
+
+    While its writer runs, a line may be half written: it is left for the next read
+    unless the writer has `finished`.
+    """
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    if finished:
+        assert not text or text.endswith("\n"), f"{path} ends in a half-written line: {text[-200:]!r}"
+    else:
+        text = text[: text.rfind("\n") + 1]
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        assert isinstance(entry, dict), f"{path}:{number} is not a JSON object: {line!r}"
+        entries.append(entry)
+    return entries
+
+
+def fleet_yaml(root: Path, venues: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+    """A fleet declaration under `root`; quick restarts and stops unless overridden."""
+    data: dict[str, Any] = {
+        "version": 1,
+        "archive_root": str(root / "archive"),
+        "buses": {"main": str(root / "bus")},
+        "restart": {"initial_delay": "200ms", "max_delay": "2s", "healthy_after": "5s"},
+        "supervisor": {"state_dir": str(root / "state"), "log_dir": str(root / "logs"), "stop_timeout": "10s"},
+        "venues": venues,
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return data
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@dataclass
+class RunningFleet:
+    """One `chronicle-fleet run` child and the files it writes."""
+
+    root: Path
+    config: Path
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+    state_dir: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state_dir = self.root / "state"
+
+    def ctl(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """A control command against this fleet."""
+        return cli(args[0], "--state-dir", str(self.state_dir), *args[1:], timeout=timeout)
+
+    def try_status(self) -> dict[str, dict[str, Any]] | None:
+        """Every venue's status by name (asked in-process: polling through the CLI costs a Python start-up each time)."""
+        try:
+            reply = request(StateFiles(self.state_dir).control_socket, {"op": "status"}, timeout_s=10)
+        except ControlError:
+            return None
+        return {v["venue"]: v for v in reply["venues"]} if reply.get("ok") else None
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        status = self.try_status()
+        assert status is not None, "the fleet does not answer"
+        return status
+
+    def wait_running(self, *venues: str, timeout: float = 15.0) -> dict[str, dict[str, Any]]:
+        """Status once every named venue runs (with a pid)."""
+
+        def probe() -> dict[str, dict[str, Any]] | None:
+            status = self.try_status()
+            if status and all(status.get(v, {}).get("state") == "running" and status[v]["pid"] for v in venues):
+                return status
+            return None
+
+        return wait_until(probe, timeout=timeout, what=f"{venues} running")
+
+    def events(self, event: str | None = None, venue: str | None = None) -> list[dict[str, Any]]:
+        """run's own JSON events so far, filtered."""
+        return [e for e in json_lines(self.stderr) if (event is None or e["event"] == event) and (venue is None or e.get("venue") == venue)]
+
+    def wait_events(self, event: str, venue: str | None = None, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
+        return wait_until(lambda: (found := self.events(event, venue)) and len(found) >= count and found, timeout=timeout, what=f"{count} x {event} {venue or ''}")
+
+    def terminate(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def log_files(self) -> list[Path]:
+        logs = self.root / "logs"
+        return sorted(logs.glob("*.log*")) if logs.exists() else []
+
+
+class FleetLauncher:
+    """Starts fleets in short private temp dirs (unix socket paths are limited to 107 bytes)."""
+
+    def __init__(self) -> None:
+        self.fleets: list[RunningFleet] = []
+        self.roots: list[Path] = []
+
+    def root(self) -> Path:
+        root = Path(tempfile.mkdtemp(prefix="cf-", dir="/tmp"))
+        self.roots.append(root)
+        (root / "archive").mkdir()  # fleet_yaml's archive root; the queues are left missing (archivers wait)
+        return root
+
+    def start(self, root: Path, data: dict[str, Any], *, wait_for: tuple[str, ...] | None = None) -> RunningFleet:
+        config = write_yaml(root / "fleet.yaml", data)
+        stdout, stderr = root / "run.stdout", root / "run.stderr"
+        with stdout.open("wb") as out, stderr.open("wb") as err:
+            process = subprocess.Popen([*CLI, "run", "-c", str(config)], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        fleet = RunningFleet(root, config, process, stdout, stderr)
+        self.fleets.append(fleet)
+        names = tuple(v["name"] for v in data["venues"] if v.get("enabled", True)) if wait_for is None else wait_for
+        if names:
+            fleet.wait_running(*names)
+        return fleet
+
+    def stop_all(self) -> None:
+        """SIGTERM every run and wait; then kill anything still running from our temp dirs."""
+        for fleet in self.fleets:
+            try:
+                fleet.terminate(timeout=30)
+            except subprocess.TimeoutExpired:
+                fleet.process.kill()
+                fleet.process.wait(5)
+        for pid in _pids_mentioning(self.roots):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def remove_roots(self) -> None:
+        for root in self.roots:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def launcher() -> Iterator[FleetLauncher]:
+    """Fleets for one test: all stopped afterwards, and every line they logged checked to be JSON."""
+    fleets = FleetLauncher()
+    try:
+        yield fleets
+        fleets.stop_all()
+        for fleet in fleets.fleets:
+            assert_all_json(fleet)
+    finally:
+        fleets.stop_all()
+        fleets.remove_roots()
+
+
+def _pids_mentioning(roots: list[Path]) -> Iterator[int]:
+    """Processes whose command line names one of our temp dirs (supervisord, archivers)."""
+    marks = [str(root).encode() for root in roots]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if any(mark in cmdline for mark in marks):
+            yield int(entry.name)
+
+
+def assert_all_json(fleet: RunningFleet) -> None:
+    """Every line run wrote (stdout, stderr) and every per-venue log line parses as a JSON object."""
+    for path in [fleet.stdout, fleet.stderr, *fleet.log_files()]:
+        json_lines(path, finished=True)
