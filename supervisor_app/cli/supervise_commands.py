@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from supervisor_app.fleet.engine import Engine
 from supervisor_app.fleet.problems import problems_as_text
 from supervisor_app.fleet.render import RenderedFleet
 from supervisor_app.fleet.state_files import StateFiles, make_private_dir
+from supervisor_app.fleet.status_report import with_archive_progress
 from supervisor_app.fleet.supervise_config import checked_fleet, install
 from supervisor_app.fleet.supervisord_client import SupervisordClient
 from supervisor_app.fleet.supervisord_process import SupervisordProcess, stop_orphans
@@ -202,10 +204,11 @@ def status(args: argparse.Namespace) -> int:
     reply = _ask_target(args, {"op": "status"}, STATUS_TIMEOUT_S)
     if reply is None:
         return exit_codes.FAILURE
+    venues = with_archive_progress(reply["venues"], time.time_ns())
     if args.json:
-        print(json.dumps(reply["venues"], indent=2))
+        print(json.dumps(venues, indent=2))
     else:
-        print(_status_table(reply["venues"]))
+        print(_status_table(venues))
     return exit_codes.OK
 
 
@@ -277,7 +280,7 @@ def _state_dir(args: argparse.Namespace) -> Path:
 
 
 def _status_table(venues: list[dict[str, Any]]) -> str:
-    rows = [("VENUE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "NOTE")]
+    rows = [("VENUE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "LAG", "HEARTBEAT", "LAST ARCHIVED", "NOTE")]
     rows += [
         (
             v["venue"],
@@ -286,6 +289,7 @@ def _status_table(venues: list[dict[str, Any]]) -> str:
             _duration(v["uptime_s"]),
             str(v["restarts"]),
             v["last_exit"]["description"] if v["last_exit"] else "-",
+            *_archive_cells(v["archive"]),
             _note(v),
         )
         for v in venues
@@ -294,7 +298,20 @@ def _status_table(venues: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip() for row in rows)
 
 
+def _archive_cells(archive: dict[str, Any]) -> tuple[str, str, str]:
+    if "error" in archive:
+        return "?", "?", "?"
+    lag = f"{archive['segments_behind']} seg/{archive['bytes_behind'] / 2**20:.1f} MiB"
+    age = archive["heartbeat_age_s"]
+    heartbeat = "-" if age is None else f"{age:.0f}s ago"
+    last = "-" if archive["last_archived_segment"] is None else f"{archive['last_archived_segment']} at {archive['last_archived_at']}"
+    return lag, heartbeat, last
+
+
 def _note(venue: dict[str, Any]) -> str:
+    risks = venue["archive"]["risks"]
+    if risks:
+        return "AT RISK: " + "; ".join(risks)
     if venue["held_reason"]:
         return f"held: {venue['held_reason']}"
     if venue["next_retry_at"]:

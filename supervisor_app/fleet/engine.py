@@ -20,6 +20,7 @@ from supervisor_app.errors import ConfigError, SupervisordError
 from supervisor_app.fleet import policy
 from supervisor_app.fleet.commands import Command, Reload, Reply, Restart, Shutdown, Start, Status, Stop
 from supervisor_app.fleet.config import FleetConfig, VenueConfig
+from supervisor_app.fleet.lease import ReaderLeases
 from supervisor_app.fleet.reload import diff_fleets
 from supervisor_app.fleet.render import STDOUT, RenderedFleet, venue_logfile
 from supervisor_app.fleet.supervisord_client import ChangeBatch, ProcessChange, ProcessInfo
@@ -111,8 +112,10 @@ class Engine:
         log: Any,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        leases: ReaderLeases | None = None,
     ) -> None:
         self._config, self._rendered, self._config_path = config, rendered, config_path
+        self._leases = leases if leases is not None else ReaderLeases(log=log)
         self._client = client
         self._prepare, self._install = prepare, install
         self._supervisord_alive = supervisord_alive
@@ -377,7 +380,8 @@ class Engine:
                 self._spawn(venue.name)
 
     def _tick(self, now: float) -> None:
-        """Per-venue housekeeping each step (a later heartbeat for stopped venues goes here)."""
+        """Per-venue housekeeping each step: healthy runs reset the backoff; idle venues keep their lease."""
+        self._leases.hold(v.config for v in self._venues.values() if v.phase not in (*_UP, "stopping"))
         wall = self._wall()
         for venue in list(self._venues.values()):
             if venue.phase == "running" and venue.started_at:
@@ -495,6 +499,10 @@ class Engine:
             "next_retry_at": None if retry_at is None else iso(wall + retry_at - now),
             "next_retry_in_s": None if retry_at is None else round(max(0.0, retry_at - now), 2),
             "held_reason": venue.restart.held_reason,
+            # Where to look for the archive's progress; the client reads it, not this thread.
+            "queue_dir": str(venue.config.queue_dir),
+            "reader_name": venue.config.archiver.reader_name,
+            "archive_root": str(self._config.archive_root),
         }
 
     # ---- reload -----------------------------------------------------------------------

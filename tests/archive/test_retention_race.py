@@ -6,48 +6,12 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from supervisor_app.chronicle.segment import list_segment_ids
-from supervisor_app.chronicle.writer import QueueWriter
 from tests.archive.archive_checks import archived_segment_ids, assert_final_files_are_whole
-from tests.archive.queue_builders import START_NS, market_payload
-
-SEGMENT_SIZE = 64 * 1024
-
-
-class LiveWriter(threading.Thread):
-    """Appends records as fast as a feed would, rolling and running retention on every roll."""
-
-    def __init__(self, queue: Path) -> None:
-        super().__init__(daemon=True)
-        self.queue = queue
-        self.stop = threading.Event()
-        self.sealed: dict[str, bytes] = {}
-        self.highest_sealed = -1
-
-    def run(self) -> None:
-        rng = random.Random(3)
-        with QueueWriter(self.queue, segment_size=SEGMENT_SIZE, retention=True) as writer:
-            seq = 0
-            while not self.stop.is_set():
-                current = writer.current_segment_id
-                writer.append(market_payload(rng, seq), timestamp_ns=START_NS + seq * 1_000_000)
-                seq += 1
-                if writer.current_segment_id != current:
-                    self._remember(current)
-                    time.sleep(0.01)  # ~100 rolls a second at most
-            writer.roll()
-            self._remember(writer.current_segment_id - 1)
-
-    def _remember(self, segment_id: int) -> None:
-        # Read right after sealing, before retention could delete it once archived.
-        path = self.queue / f"{segment_id:09d}.q"
-        self.sealed[path.name] = path.read_bytes()
-        self.highest_sealed = segment_id
-
+from tests.archive.queue_builders import LiveWriter
 
 def start_archiver(queue: Path, root: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "racy", "--poll-ms", "20"]

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 import yaml
 
 from supervisor_app.errors import ControlError
@@ -190,20 +189,6 @@ class FleetLauncher:
     def remove_roots(self) -> None:
         for root in self.roots:
             shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def launcher() -> Iterator[FleetLauncher]:
-    """Fleets for one test: all stopped afterwards, and every line they logged checked to be JSON."""
-    fleets = FleetLauncher()
-    try:
-        yield fleets
-        fleets.stop_all()
-        for fleet in fleets.fleets:
-            assert_all_json(fleet)
-    finally:
-        fleets.stop_all()
-        fleets.remove_roots()
 
 
 def _pids_mentioning(roots: list[Path]) -> Iterator[int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml, launcher  # noqa: F401
+from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def test_refusals_change_nothing_and_exit_non_zero(launcher: FleetLauncher) -> N
     as_json = fleet.ctl("status", "--json")
     assert as_json.returncode == 0 and [v["pid"] for v in json.loads(as_json.stdout)] == [before["alpha"]]
     table = fleet.ctl("status").stdout.splitlines()
-    assert table[0].split() == ["VENUE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "EXIT", "NOTE"]
+    assert table[0].split() == ["VENUE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "EXIT", "LAG", "HEARTBEAT", "LAST", "ARCHIVED", "NOTE"]
     assert table[1].split()[:3] == ["alpha", "running", str(before["alpha"])]
 
 

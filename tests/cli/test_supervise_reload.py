@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml, launcher, wait_until, write_yaml  # noqa: F401
+from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml, wait_until, write_yaml
 
 pytestmark = pytest.mark.slow
 
