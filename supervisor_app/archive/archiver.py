@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import PartitionMeta, load_meta, write_meta
 from supervisor_app.archive.missing import record_missing
@@ -22,13 +19,19 @@ from supervisor_app.archive.publish import Published, publish_segment
 from supervisor_app.archive.reader_lease import ReaderLease
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
-from supervisor_app.chronicle.segment import list_segment_ids, read_segment_header, segment_name
+from supervisor_app.chronicle.segment import (
+    list_segment_ids,
+    read_segment_header,
+    segment_name,
+)
+from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.errors import (
     ArchiveBusyError,
     ArchiveConflictError,
     ArchiveRootError,
     ArchiveRootMissingError,
 )
+from supervisor_app.file_lock import exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,9 @@ class RawArchiver:
     @contextmanager
     def _session(self) -> Iterator[None]:
         self._prepare_archive_root()
-        with _exclusive_lock(self._layout.lock_path):
+        # Two archivers on one venue's archive would race on the same temp files.
+        lock = self._layout.lock_path
+        with exclusive_lock(lock, held_elsewhere=lambda: ArchiveBusyError(f"another archiver holds {lock}")):
             self._remove_leftovers()
             try:
                 yield
@@ -231,17 +236,3 @@ class _PublishPipeline:
         if in_flight is not None:
             in_flight.result()
             self.published += 1
-
-
-@contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Two archivers on one venue's archive would race on the same temp files."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise ArchiveBusyError(f"another archiver holds {path}") from exc
-        yield
-    finally:
-        os.close(fd)

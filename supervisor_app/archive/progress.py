@@ -8,10 +8,23 @@ from pathlib import Path
 
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import load_meta
-from supervisor_app.chronicle.reader_position import ReaderPosition, load_position, position_path
+from supervisor_app.chronicle.reader_position import (
+    ReaderPosition,
+    load_position,
+    position_path,
+)
 from supervisor_app.chronicle.records import summarize_records
-from supervisor_app.chronicle.retention import MAX_READER_LAG_BYTES, READER_TIMEOUT_NS, reader_lag_bytes
-from supervisor_app.chronicle.segment import SEG_DATA_OFFSET, list_segment_ids, read_segment_header, segment_name
+from supervisor_app.chronicle.retention import (
+    MAX_READER_LAG_BYTES,
+    READER_TIMEOUT_NS,
+    reader_lag_bytes,
+)
+from supervisor_app.chronicle.segment import (
+    SEG_DATA_OFFSET,
+    list_segment_ids,
+    read_segment_header,
+    segment_name,
+)
 from supervisor_app.errors import ChronicleFleetError
 
 # Warn well before the writer's limits, while there is still time to act.

@@ -8,11 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
-from supervisor_app.durable import fsync_dir, fsync_file, make_dirs_durable, write_file_atomically
 from supervisor_app.archive.layout import ArchiveLayout, SegmentFiles, partition_date
 from supervisor_app.archive.meta import ArchivedFile, SegmentEntry, ZstdInfo
-from supervisor_app.archive.seekable_zstd import SeekIndex, index_existing_frames, read_index
+from supervisor_app.archive.seekable_zstd import (
+    SeekIndex,
+    index_existing_frames,
+    read_index,
+)
 from supervisor_app.archive.staging import StagedSegment, StageOptions
+from supervisor_app.durable import (
+    fsync_dir,
+    fsync_file,
+    make_dirs_durable,
+    write_file_atomically,
+)
 from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor_app.durable import TMP_SUFFIX, write_all
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
 from supervisor_app.chronicle.records import RecordScanner, RecordSummary
+from supervisor_app.durable import TMP_SUFFIX, write_all
 
 # Large enough that per-window overhead vanishes, small enough to keep RSS far below 100 MiB.
 WINDOW_BLOCKS = 8

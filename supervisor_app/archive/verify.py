@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
-from supervisor_app.durable import TMP_SUFFIX
 from supervisor_app.archive.layout import LAYOUT_VERSION, ArchiveLayout
 from supervisor_app.archive.meta import PartitionMeta, SegmentEntry, load_meta
 from supervisor_app.archive.missing import load_missing
 from supervisor_app.archive.seekable_zstd import read_index
+from supervisor_app.durable import TMP_SUFFIX
 from supervisor_app.errors import CorruptArchiveError
 
 ARCHIVE_SUFFIXES = (".q", ".q.zst", ".q.zst.idx")

@@ -11,8 +11,8 @@ person must look at it). That is our choice: the format spec does not say.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Final
 

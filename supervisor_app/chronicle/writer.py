@@ -28,7 +28,11 @@ from supervisor_app.chronicle.records import (
     record_len,
     summarize_records,
 )
-from supervisor_app.chronicle.retention import WRITER_RULE, RetentionRule, apply_retention
+from supervisor_app.chronicle.retention import (
+    WRITER_RULE,
+    RetentionRule,
+    apply_retention,
+)
 from supervisor_app.chronicle.segment import (
     DEFAULT_SEGMENT_SIZE,
     SEG_DATA_OFFSET,

@@ -9,12 +9,13 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from structlog.stdlib import BoundLogger
+
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.cli import exit_codes
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
 from supervisor_app.logs import configure_logging
-from structlog.stdlib import BoundLogger
 
 EPILOG = """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT

@@ -6,7 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from supervisor_app.cli import config_commands, demo_command, supervise_commands, verify_command
+from supervisor_app.cli import (
+    config_commands,
+    demo_command,
+    supervise_commands,
+    verify_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

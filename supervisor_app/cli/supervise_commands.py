@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -16,6 +15,7 @@ from typing import Any
 
 from supervisor_app.cli import exit_codes
 from supervisor_app.errors import ConfigError, ControlError, SupervisordError
+from supervisor_app.file_lock import exclusive_lock
 from supervisor_app.fleet import control
 from supervisor_app.fleet.config import FleetConfig
 from supervisor_app.fleet.engine import Engine
@@ -159,15 +159,9 @@ def _answer_timeout(config: FleetConfig) -> float:
 @contextlib.contextmanager
 def _exclusive(lock: Path) -> Iterator[None]:
     """One `run` per state directory: a second one would fight over the sockets and programs."""
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise ControlError(f"another `chronicle-fleet run` is using the state directory {lock.parent}") from error
+    busy = f"another `chronicle-fleet run` is using the state directory {lock.parent}"
+    with exclusive_lock(lock, held_elsewhere=lambda: ControlError(busy), mode=0o600):
         yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

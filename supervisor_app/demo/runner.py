@@ -15,8 +15,20 @@ from typing import Any, TextIO
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.progress import ArchiveProgress, archive_progress
 from supervisor_app.archive.verify import verify_archive
-from supervisor_app.demo.summary import VenueSummary, archived_entries, format_table, read_ledger, summarize_venue
-from supervisor_app.demo.workspace import DEMO_SYMBOLS, DEMO_VENUES, SEGMENT_SIZE, DemoWorkspace, create_workspace
+from supervisor_app.demo.summary import (
+    VenueSummary,
+    archived_entries,
+    format_table,
+    read_ledger,
+    summarize_venue,
+)
+from supervisor_app.demo.workspace import (
+    DEMO_SYMBOLS,
+    DEMO_VENUES,
+    SEGMENT_SIZE,
+    DemoWorkspace,
+    create_workspace,
+)
 from supervisor_app.errors import ControlError
 from supervisor_app.fleet import control
 from supervisor_app.fleet.state_files import StateFiles

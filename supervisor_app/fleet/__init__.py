@@ -11,7 +11,12 @@ from supervisor_app.fleet.config import (
     VenueConfig,
 )
 from supervisor_app.fleet.dump import config_as_data
-from supervisor_app.fleet.problems import Finding, Problem, problems_as_json, problems_as_text
+from supervisor_app.fleet.problems import (
+    Finding,
+    Problem,
+    problems_as_json,
+    problems_as_text,
+)
 from supervisor_app.fleet.schema import load_schema, schema_text
 from supervisor_app.fleet.validation import (
     CheckedConfig,

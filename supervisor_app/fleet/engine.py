@@ -18,12 +18,25 @@ from typing import Any, Literal, Protocol
 
 from supervisor_app.errors import ConfigError, SupervisordError
 from supervisor_app.fleet import policy
-from supervisor_app.fleet.commands import Command, Reload, Reply, Restart, Shutdown, Start, Status, Stop
+from supervisor_app.fleet.commands import (
+    Command,
+    Reload,
+    Reply,
+    Restart,
+    Shutdown,
+    Start,
+    Status,
+    Stop,
+)
 from supervisor_app.fleet.config import FleetConfig, VenueConfig
 from supervisor_app.fleet.lease import ReaderLeases
 from supervisor_app.fleet.reload import diff_fleets
 from supervisor_app.fleet.render import STDOUT, RenderedFleet, venue_logfile
-from supervisor_app.fleet.supervisord_client import ChangeBatch, ProcessChange, ProcessInfo
+from supervisor_app.fleet.supervisord_client import (
+    ChangeBatch,
+    ProcessChange,
+    ProcessInfo,
+)
 from supervisor_app.fleet.venue_log import last_error
 
 POLL_S = 1.0  # a safety net: supervisord's plugin pokes the engine on every change

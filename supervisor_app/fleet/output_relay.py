@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable
-import io
 
 MAX_LINE = 1024 * 1024  # a longer run without a newline is passed on in pieces
 _CHUNK = 65536

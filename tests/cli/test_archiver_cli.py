@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from supervisor_app.chronicle.reader_position import load_position
+from supervisor_app.file_lock import exclusive_lock
 
 VENUE = "binance-perp"
 
@@ -157,3 +158,13 @@ def test_every_log_line_is_json_with_the_standard_fields(queue: Path, root: Path
         assert {"timestamp", "level", "event", "venue", "pid"} <= set(line)
         assert line["timestamp"].endswith("Z") and line["venue"] == VENUE
     assert {"destination", "raw_bytes", "archived_bytes", "duration_s"} <= set(archived[0])
+
+
+def test_a_second_archiver_on_the_same_archive_is_refused_as_temporary(queue: Path, root: Path) -> None:
+    venue_dir = root / "raw/v1" / VENUE
+    venue_dir.mkdir(parents=True)
+    with exclusive_lock(venue_dir / ".archiver.lock", held_elsewhere=AssertionError):
+        result = run(archiver_cmd(queue, root, "--once"))
+    assert result.returncode == 75
+    assert "another archiver holds" in failure(result.stderr)["error"]
+    assert not (queue / "readers").exists()
