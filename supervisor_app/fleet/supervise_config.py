@@ -8,11 +8,14 @@ from pathlib import Path
 
 from supervisor_app.errors import ConfigError
 from supervisor_app.fleet.config import FleetConfig
-from supervisor_app.fleet.loading import load_yaml
 from supervisor_app.fleet.problems import Finding
 from supervisor_app.fleet.render import RenderedFleet, check_read_back, render
 from supervisor_app.fleet.state_files import StateFiles, make_private_dir
-from supervisor_app.fleet.validation import config_error, load_fleet_config
+from supervisor_app.fleet.validation import (
+    config_error,
+    load_fleet_config,
+    locate_findings,
+)
 
 
 def checked_fleet(path: Path) -> tuple[FleetConfig, RenderedFleet]:
@@ -55,8 +58,5 @@ def write_private_file(path: Path, text: str) -> None:
 
 def _located(path: Path, error: ConfigError) -> ConfigError:
     """`error`'s Findings as problems at their line and column in the file."""
-    loaded = load_yaml(path)
-    problems = tuple(
-        sorted(loaded.positions.locate(finding, loaded.file) for finding in error.problems if isinstance(finding, Finding))
-    )
-    return config_error(path, problems)
+    findings = [finding for finding in error.problems if isinstance(finding, Finding)]
+    return config_error(path, tuple(locate_findings(path, findings)))

@@ -11,6 +11,7 @@ from supervisor_app.fleet.config import FleetConfig
 from supervisor_app.fleet.loading import load_yaml
 from supervisor_app.fleet.path_checks import path_findings
 from supervisor_app.fleet.problems import Finding, Problem, counted, problems_as_text
+from supervisor_app.fleet.render import ini_findings
 from supervisor_app.fleet.resolve import resolve_config
 from supervisor_app.fleet.schema import fleet_validator
 from supervisor_app.fleet.schema_findings import schema_findings
@@ -41,7 +42,10 @@ def check_fleet_config(path: Path, *, check_paths: bool = False, file: str | Non
     if problems:
         return CheckedConfig(None, problems)
     assert isinstance(loaded.data, Mapping), "the schema admits only a mapping"
-    return CheckedConfig(resolve_config(loaded.data, path), ())
+    config = resolve_config(loaded.data, path)
+    # Values supervisord's INI would misread: caught here too, so CI rejects them before deploy.
+    unsafe = tuple(sorted(loaded.positions.locate(finding, loaded.file) for finding in ini_findings(config)))
+    return CheckedConfig(None, unsafe) if unsafe else CheckedConfig(config, ())
 
 
 def locate_findings(path: Path, findings: Iterable[Finding], *, file: str | None = None) -> list[Problem]:

@@ -151,3 +151,20 @@ def test_ci_job_runs_validate_config_over_the_configs() -> None:
     assert "configs/" in command and "--check-paths" not in command
     result = subprocess.run(command, shell=True, cwd=REPO, env=with_venv_on_path(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "words"),
+    [
+        (VALID.replace("queue: q", "queue: 'q ;x'"), "7:12: venues[0].queue", "comment"),
+        (VALID.replace("archive_root: archive", "archive_root: 'archive #1'"), "2:15: archive_root", "comment"),
+        (VALID.replace("queue: q", 'queue: "q\\nx"'), "7:12: venues[0].queue", "control character"),
+    ],
+)
+def test_values_supervisord_would_misread_fail_validation_in_ci(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, where: str, words: str
+) -> None:
+    path = write_config(tmp_path, text)
+    assert main(["validate-config", str(path)]) == exit_codes.FAILURE
+    out = capsys.readouterr().out
+    assert f"{path}:{where}:" in out and words in out, out
