@@ -44,13 +44,14 @@ def fixture_queue(fixtures_dir: Path, tmp_path: Path):
 
 
 @pytest.fixture
-def basic_queue(fixture_queue) -> Path:
+def queue(fixture_queue) -> Path:
     """A writable copy of the `basic` fixture queue (binance-perp, 4 sealed segments)."""
     return fixture_queue("basic")
 
 
 @pytest.fixture
-def archive_root(tmp_path: Path) -> Path:
+def root(tmp_path: Path) -> Path:
+    """An empty archive root."""
     path = tmp_path / "archive"
     path.mkdir()
     return path

@@ -29,16 +29,6 @@ def rewind_reader(queue: Path, segment_id: int = 0) -> None:
     store_position(path, ReaderPosition(segment_id, 64, current.heartbeat_ns, current.generation))
 
 
-@pytest.fixture
-def queue(basic_queue: Path) -> Path:
-    return basic_queue
-
-
-@pytest.fixture
-def root(archive_root: Path) -> Path:
-    return archive_root
-
-
 def test_stray_tmp_files_are_removed_and_the_archive_completes(queue: Path, root: Path) -> None:
     run_once(queue, root)
     partition = root / PARTITION

@@ -34,16 +34,6 @@ def failure(stderr: str) -> dict:
     return next(line for line in log_lines(stderr) if line["event"] == "archiver_failed")
 
 
-@pytest.fixture
-def queue(basic_queue: Path) -> Path:
-    return basic_queue
-
-
-@pytest.fixture
-def root(archive_root: Path) -> Path:
-    return archive_root
-
-
 def corrupt(segment: Path, offset: int, data: bytes) -> None:
     raw = bytearray(segment.read_bytes())
     raw[offset : offset + len(data)] = data
