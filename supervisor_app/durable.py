@@ -26,8 +26,13 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def make_dirs_durable(path: Path) -> None:
-    """Create `path` and its missing parents, fsyncing each parent so the chain survives a crash."""
+def make_dirs_durable(path: Path, *, up_to: Path | None = None) -> None:
+    """Create `path` and its missing parents, and make the chain durable.
+
+    With `up_to`, every directory between it and `path` has its parent fsynced, even
+    those that already existed: a crash between an earlier mkdir and its fsync would
+    otherwise leave an entry that a power loss can still take away.
+    """
     missing: list[Path] = []
     probe = path
     while not probe.exists():
@@ -39,6 +44,19 @@ def make_dirs_durable(path: Path) -> None:
         except FileExistsError:
             pass  # a concurrent creator won; the entry exists either way
         fsync_dir(directory.parent)
+    if up_to is not None:
+        for directory in _chain(path, up_to):
+            if directory not in missing:
+                fsync_dir(directory.parent)
+
+
+def _chain(path: Path, top: Path) -> list[Path]:
+    """`path` and its parents below `top`."""
+    chain = []
+    while path != top and top in path.parents:
+        chain.append(path)
+        path = path.parent
+    return chain
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:
@@ -66,14 +84,6 @@ def write_file_atomically(final: Path, data: bytes) -> None:
     os.close(fd)
     os.replace(tmp, final)
     fsync_dir(final.parent)
-
-
-def publish(tmp: Path, final: Path) -> None:
-    """Rename an already-fsynced temp file to its final name and make the rename durable."""
-    os.replace(tmp, final)
-    fsync_dir(final.parent)
-    if tmp.parent != final.parent:
-        fsync_dir(tmp.parent)
 
 
 def remove_stale_tmp_files(directory: Path) -> list[Path]:

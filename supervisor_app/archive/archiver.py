@@ -118,7 +118,7 @@ class RawArchiver:
 
     def _remove_leftovers(self) -> None:
         """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""
-        for directory in [self._layout.staging_dir, *self._layout.partition_dirs()]:
+        for directory in [self._layout.venue_dir, self._layout.staging_dir, *self._layout.partition_dirs()]:
             for path in remove_stale_tmp_files(directory):
                 self._log.info("stale_tmp_removed", path=str(path))
 
@@ -126,6 +126,7 @@ class RawArchiver:
         lease = self._ensure_lease()
         if lease is None:
             return PassResult(archived=0, source_present=False)
+        make_dirs_durable(self._layout.staging_dir)  # an over-eager cleaner may have removed it
         # One segment is published (fsync, rename, meta.json, commit) while the next is staged.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
             pipeline = _PublishPipeline(publisher)
@@ -150,6 +151,8 @@ class RawArchiver:
                 started = time.monotonic()
                 staged = stage_segment(path, segment_id, self._layout.staging_dir, self._config.stage_options, self._check_stop)
             except FileNotFoundError:
+                if path.exists():
+                    raise  # something of ours vanished (the staging directory?), not the segment
                 # Listed a moment ago, gone now: retention got to it first.
                 pipeline.drain()
                 self._record_missing([segment_id])

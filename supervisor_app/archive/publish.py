@@ -38,7 +38,7 @@ def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: Stage
     """Rename the staged files into the partition of the segment's earliest event and fsync it."""
     date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
     files = layout.segment_files(date, staged.segment_id)
-    make_dirs_durable(files.raw.parent)
+    make_dirs_durable(files.raw.parent, up_to=layout.venue_dir)
     source = Digest(staged.raw_size, staged.raw_crc32)
     level: int | None = None
     index: SeekIndex | None = None

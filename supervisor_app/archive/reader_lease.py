@@ -13,7 +13,7 @@ from supervisor_app.chronicle.reader_position import (
     load_position,
     position_path,
     register_reader,
-    store_position,
+    update_position,
 )
 from supervisor_app.chronicle.segment import SEG_DATA_OFFSET, list_segment_ids
 
@@ -77,10 +77,9 @@ class ReaderLease:
 
     def commit(self, next_segment_id: int) -> ReaderPosition:
         """Move to the start of `next_segment_id`: only call once everything before it is durable."""
+        now = self._clock()
         with self._lock:
-            current = load_position(self.path)
-            wanted = ReaderPosition(next_segment_id, SEG_DATA_OFFSET, self._clock(), current.generation)
-            return store_position(self.path, wanted)
+            return update_position(self.path, lambda current: ReaderPosition(next_segment_id, SEG_DATA_OFFSET, now, current.generation))
 
     def close(self) -> None:
         self._stop.set()
@@ -92,6 +91,6 @@ class ReaderLease:
             try:
                 with self._lock:
                     heartbeat(self.path, self._clock())
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any one failed beat
                 # A missed beat is survivable (30 s of slack); the next one may succeed.
-                self._log.warning("reader_heartbeat_failed", path=str(self.path), error=str(exc))
+                self._log.warning("reader_heartbeat_failed", path=str(self.path), error=str(exc), error_type=type(exc).__name__)

@@ -238,7 +238,8 @@ def index_existing_frames(zst_path: Path, block_size: int) -> SeekIndex:
             entries.append(FrameEntry(uncompressed_offset, compressed_offset, frame_size, decoded_size))
             compressed_offset += frame_size
             uncompressed_offset += decoded_size
-    return SeekIndex(block_size=block_size, entries=tuple(entries))
+    # The file may come from a run with another block size: its largest frame tells which.
+    return SeekIndex(block_size=max((e.uncompressed_size for e in entries), default=block_size), entries=tuple(entries))
 
 
 def _measure_frame(f: BinaryIO, *, source: str, chunk_size: int = 1 << 16) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import zlib
 from collections.abc import Callable
@@ -29,7 +30,10 @@ class StageOptions:
 
     @property
     def window_size(self) -> int:
-        return self.block_size * WINDOW_BLOCKS
+        # Whole zstd blocks (frames never straddle windows) and whole 64-byte rows
+        # (record headers never straddle windows), whatever the block size.
+        unit = math.lcm(self.block_size, 64)
+        return unit * max(1, self.block_size * WINDOW_BLOCKS // unit)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def stage_segment(
         offset = 0
         while offset < stat.st_size:
             check_stop()
-            window = os.pread(src, options.window_size, offset)
+            window = _read_window(src, options.window_size, offset)
             if not window:
                 break
             scanner.feed(window, offset)
@@ -101,6 +105,17 @@ def stage_segment(
         for fd in (src, raw_fd, zst_fd):
             if fd >= 0:
                 os.close(fd)
+
+
+def _read_window(fd: int, size: int, offset: int) -> bytes:
+    """`size` bytes at `offset`, fewer only at the end of the file (a network filesystem may read short)."""
+    window = os.pread(fd, size, offset)
+    while window and len(window) < size:
+        more = os.pread(fd, size - len(window), offset + len(window))
+        if not more:
+            break
+        window += more
+    return window
 
 
 def _create(path: Path | None) -> int:

@@ -61,7 +61,7 @@ def verify_archive(
     warnings: list[Finding] = []
     partitions: list[_Partition] = []
     for layout in _venues(root, venue, problems):
-        problems += _stray_tmp_files(layout.staging_dir)
+        problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
         warnings += [
             Finding(layout.missing_segments_path, f"segment {m.segment_id} was deleted from the source before it was archived")
             for m in load_missing(layout.missing_segments_path)

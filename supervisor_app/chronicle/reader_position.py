@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
 import struct
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -195,7 +197,22 @@ def _publish_readers_dir(queue_dir: Path, file_name: str, first: ReaderPosition)
     fsync_dir(queue_dir)
 
 
+def update_position(path: Path, change: Callable[[ReaderPosition], ReaderPosition]) -> ReaderPosition:
+    """Read, change and store a registered reader's position under an exclusive flock.
+
+    The archiver's commits and the supervisor's lease heartbeats may come from two
+    processes; without the lock a heartbeat could store a position read just before
+    a commit and move the reader back.
+    """
+    fd = os.open(path, os.O_RDONLY)  # unregistered: FileNotFoundError
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        current = decode_position(path.read_bytes(), source=str(path))
+        return store_position(path, change(current))
+    finally:
+        os.close(fd)
+
+
 def heartbeat(path: Path, now_ns: int) -> ReaderPosition:
     """Store the same segment and offset with a new heartbeat (never moves the position)."""
-    current = decode_position(path.read_bytes(), source=str(path))  # unregistered: FileNotFoundError
-    return store_position(path, replace(current, heartbeat_ns=now_ns))
+    return update_position(path, lambda current: replace(current, heartbeat_ns=now_ns))

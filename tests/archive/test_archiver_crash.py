@@ -13,7 +13,10 @@ import pytest
 
 from supervisor_app.chronicle.reader_position import load_position
 from supervisor_app.chronicle.segment import read_segment_header
-from tests.archive.archive_checks import archived_segment_ids, assert_final_files_are_whole
+from tests.archive.archive_checks import (
+    archived_segment_ids,
+    assert_final_files_are_whole,
+)
 from tests.archive.queue_builders import write_queue
 
 KILLS = 24

@@ -11,7 +11,13 @@ import structlog
 
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.seekable_zstd import iter_frames, read_index
-from supervisor_app.chronicle.reader_position import ReaderPosition, load_position, register_reader, store_position
+from supervisor_app.chronicle.reader_position import (
+    ReaderPosition,
+    load_position,
+    register_reader,
+    store_position,
+)
+from supervisor_app.chronicle.records import iter_records
 from supervisor_app.errors import ArchiveConflictError, CorruptSegmentError
 
 VENUE = "binance-perp"
@@ -133,3 +139,14 @@ def test_rerun_is_idempotent(queue: Path, root: Path) -> None:
     run_once(queue, root, compress=True, retain_raw=True)
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != "meta.json"}
     assert before == after
+
+
+def test_a_block_size_that_is_no_multiple_of_64_still_counts_every_record(queue: Path, root: Path) -> None:
+    run_once(queue, root, compress=True, block_size=4100)
+    meta = json.loads((root / PARTITION / "meta.json").read_text())
+    for entry in meta["segments"]:
+        records = [r for r in iter_records((queue / f"{entry['segment_id']:09d}.q").read_bytes()) if not r.is_pad]
+        assert entry["record_count"] == len(records)
+        assert entry["event_time_range"] == [records[0].timestamp_ns, records[-1].timestamp_ns]
+        index = read_index(root / PARTITION / f"{entry['segment_id']:09d}.q.zst.idx")
+        assert index.block_size == 4100

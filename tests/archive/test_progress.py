@@ -12,7 +12,12 @@ from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.progress import archive_progress
 from supervisor_app.archive.reader_lease import refresh_reader
-from supervisor_app.chronicle.reader_position import ReaderPosition, load_position, position_path, store_position
+from supervisor_app.chronicle.reader_position import (
+    ReaderPosition,
+    load_position,
+    position_path,
+    store_position,
+)
 from supervisor_app.chronicle.segment import encode_segment_header
 from supervisor_app.chronicle.writer import QueueWriter
 from tests.archive.queue_builders import write_queue

@@ -10,8 +10,12 @@ import time
 from pathlib import Path
 
 from supervisor_app.chronicle.segment import list_segment_ids
-from tests.archive.archive_checks import archived_segment_ids, assert_final_files_are_whole
+from tests.archive.archive_checks import (
+    archived_segment_ids,
+    assert_final_files_are_whole,
+)
 from tests.archive.queue_builders import LiveWriter
+
 
 def start_archiver(queue: Path, root: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "racy", "--poll-ms", "20"]

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from supervisor_app.chronicle import encode_segment_header, list_segment_ids, segment_name
+from supervisor_app.chronicle import (
+    encode_segment_header,
+    list_segment_ids,
+    segment_name,
+)
 
 FIXTURES_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 CASE_NAMES = ("basic", "bigrecords", "midnight", "repaired", "tiny")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from supervisor_app.chronicle import (
     register_reader,
     store_position,
 )
+from supervisor_app.chronicle.reader_position import update_position
 from supervisor_app.errors import CorruptPositionError
 from tests.chronicle.conftest import FixtureCase
 
@@ -211,3 +213,30 @@ def test_concurrent_registrations_both_land(tmp_path: Path) -> None:
             thread.join()
         assert sorted(os.listdir(queue_dir / "readers")) == ["a.meta", "b.meta"]
         assert sorted(os.listdir(queue_dir)) == ["readers"]
+
+
+
+COMMITS = 1000
+
+
+def _commit_all(path: Path) -> None:
+    for segment_id in range(1, COMMITS + 1):
+        update_position(path, lambda current, s=segment_id: ReaderPosition(s, 64, current.heartbeat_ns, current.generation))
+
+
+def _beat_all(path: Path) -> None:
+    for now in range(2, 2 + 3 * COMMITS):
+        heartbeat(path, now)
+
+
+def test_heartbeats_from_another_process_never_roll_back_a_commit(tmp_path: Path) -> None:
+    # Two processes, as the archiver and the supervisor's lease are: the flock serializes them.
+    path = register_reader(tmp_path, "archiver", ReaderPosition(0, 64, 1, 0))
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_commit_all, args=(path,)), context.Process(target=_beat_all, args=(path,))]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    assert load_position(path).segment_id == COMMITS

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from supervisor_app.chronicle.retention import RetentionRule
 from supervisor_app.chronicle import (
     MAX_READER_LAG_BYTES,
     READER_TIMEOUT_NS,
@@ -18,6 +17,7 @@ from supervisor_app.chronicle import (
     segment_name,
     segments_to_delete,
 )
+from supervisor_app.chronicle.retention import RetentionRule
 
 NOW = 2_000_000_000 * 10**9
 SEGMENT = 4096

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from supervisor_app.chronicle.reader_position import load_position
+from supervisor_app.chronicle.writer import QueueWriter
 from supervisor_app.file_lock import exclusive_lock
 
 VENUE = "binance-perp"
@@ -158,3 +160,28 @@ def test_a_second_archiver_on_the_same_archive_is_refused_as_temporary(queue: Pa
     assert result.returncode == 75
     assert "another archiver holds" in failure(result.stderr)["error"]
     assert not (queue / "readers").exists()
+
+
+def test_a_vanished_staging_directory_is_recreated_and_nothing_is_called_missing(queue: Path, root: Path) -> None:
+    proc = subprocess.Popen(archiver_cmd(queue, root, "--poll-ms", "20"), stderr=subprocess.DEVNULL)
+    try:
+        wait_for_position(queue, 4)
+        shutil.rmtree(root / "raw/v1" / VENUE / ".staging")  # a tmp cleaner, or a tidy operator
+        with QueueWriter(queue, segment_size=65536, retention=False) as writer:
+            for _ in range(3):
+                writer.roll()  # after 4 (PAD-repaired on reopen), seals three more
+            head = writer.current_segment_id
+        wait_for_position(queue, head)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert not (root / "raw/v1" / VENUE / "missing-segments.json").exists()
+    assert sorted(p.name for p in root.rglob("*.q")) == [f"{i:09d}.q" for i in range(head)]
+
+
+def wait_for_position(queue: Path, segment_id: int, timeout_s: float = 20.0) -> None:
+    reader = queue / "readers" / "raw-archiver.meta"
+    deadline = time.monotonic() + timeout_s
+    while not (reader.exists() and load_position(reader).segment_id >= segment_id):
+        assert time.monotonic() < deadline, f"position never reached {segment_id}"
+        time.sleep(0.02)

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml, json_lines, wait_until, write_yaml
+from tests.cli.fleet_runner import (
+    FleetLauncher,
+    cli,
+    fleet_yaml,
+    json_lines,
+    wait_until,
+    write_yaml,
+)
 
 EVIL = "\n[program:evil]\ncommand=/bin/sh -c 'touch {root}/PWNED'\nautostart=true\n"
 

@@ -9,7 +9,10 @@ import pytest
 from supervisor_app.chronicle.reader_position import load_position, position_path
 from supervisor_app.chronicle.retention import RetentionRule
 from supervisor_app.chronicle.segment import list_segment_ids
-from tests.archive.archive_checks import archived_segment_ids, assert_final_files_are_whole
+from tests.archive.archive_checks import (
+    archived_segment_ids,
+    assert_final_files_are_whole,
+)
 from tests.archive.queue_builders import LiveWriter
 from tests.cli.fleet_runner import FleetLauncher, fleet_yaml, wait_until
 

@@ -7,7 +7,13 @@ import signal
 
 import pytest
 
-from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml, wait_until, write_yaml
+from tests.cli.fleet_runner import (
+    FleetLauncher,
+    cli,
+    fleet_yaml,
+    wait_until,
+    write_yaml,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from tests.archive.queue_builders import write_queue
-from tests.cli.fleet_runner import FleetLauncher, RunningFleet, fleet_yaml, json_lines, wait_until
+from tests.cli.fleet_runner import (
+    FleetLauncher,
+    RunningFleet,
+    fleet_yaml,
+    json_lines,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,21 @@ import pytest
 import structlog
 
 from supervisor_app.errors import ConfigError
-from supervisor_app.fleet.config import CompressionPolicy, FleetConfig, RestartPolicy, SupervisorSettings, VenueConfig
 from supervisor_app.fleet.commands import Reload, Restart, Start, Status, Stop
+from supervisor_app.fleet.config import (
+    CompressionPolicy,
+    FleetConfig,
+    RestartPolicy,
+    SupervisorSettings,
+    VenueConfig,
+)
 from supervisor_app.fleet.engine import Engine
 from supervisor_app.fleet.render import RenderedFleet, render
-from supervisor_app.fleet.supervisord_client import ChangeBatch, ProcessChange, ProcessInfo
+from supervisor_app.fleet.supervisord_client import (
+    ChangeBatch,
+    ProcessChange,
+    ProcessInfo,
+)
 
 T0 = 1_800_000_000.0
 

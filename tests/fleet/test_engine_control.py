@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from supervisor_app.errors import ControlError
-from supervisor_app.fleet.control import ControlServer, command_from_request, request
 from supervisor_app.fleet.commands import Reload, Restart, Start, Status, Stop
+from supervisor_app.fleet.control import ControlServer, command_from_request, request
 
 
 @pytest.fixture

@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from supervisor_app.fleet.config import ArchiverSettings, FleetConfig, RestartPolicy, SupervisorSettings, VenueConfig
+from supervisor_app.fleet.config import (
+    ArchiverSettings,
+    FleetConfig,
+    RestartPolicy,
+    SupervisorSettings,
+    VenueConfig,
+)
 from supervisor_app.fleet.reload import FleetDiff, diff_fleets
 from supervisor_app.fleet.render import render
 

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from supervisor_app.fleet.loading import MAX_DEPTH, MAX_FILE_BYTES, LoadedYaml, load_yaml
+from supervisor_app.fleet.loading import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    LoadedYaml,
+    load_yaml,
+)
 
 
 def load(tmp_path: Path, text: str | bytes) -> LoadedYaml:

@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from supervisor_app.fleet.problems import Problem, counted, problems_as_json, problems_as_text, render_path
+from supervisor_app.fleet.problems import (
+    Problem,
+    counted,
+    problems_as_json,
+    problems_as_text,
+    render_path,
+)
 
 
 @pytest.mark.parametrize(

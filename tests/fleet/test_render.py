@@ -24,7 +24,13 @@ from supervisor_app.fleet.config import (
     SupervisorSettings,
     VenueConfig,
 )
-from supervisor_app.fleet.render import RenderedFleet, archiver_argv, check_read_back, ini_problem, render
+from supervisor_app.fleet.render import (
+    RenderedFleet,
+    archiver_argv,
+    check_read_back,
+    ini_problem,
+    render,
+)
 
 
 @pytest.fixture

@@ -10,9 +10,20 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from supervisor_app.fleet import ArchiverSettings, CompressionPolicy, LogSettings, RestartPolicy, SupervisorSettings
+from supervisor_app.fleet import (
+    ArchiverSettings,
+    CompressionPolicy,
+    LogSettings,
+    RestartPolicy,
+    SupervisorSettings,
+)
 from supervisor_app.fleet.schema import fleet_validator, load_schema, schema_text
-from supervisor_app.fleet.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
+from supervisor_app.fleet.units import (
+    DURATION_PATTERN,
+    SIZE_PATTERN,
+    parse_duration,
+    parse_size,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor_app.fleet.units import parse_duration, parse_size, show_duration, show_size
+from supervisor_app.fleet.units import (
+    parse_duration,
+    parse_size,
+    show_duration,
+    show_size,
+)
 
 
 @pytest.mark.parametrize(

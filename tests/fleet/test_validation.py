@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from supervisor_app.errors import ConfigError
-from supervisor_app.fleet import Finding, Problem, check_fleet_config, fleet_config_problems, load_fleet_config, locate_findings
+from supervisor_app.fleet import (
+    Finding,
+    Problem,
+    check_fleet_config,
+    fleet_config_problems,
+    load_fleet_config,
+    locate_findings,
+)
 from tests.fleet.sample_configs import MINIMAL, write_config
 
 REPO = Path(__file__).resolve().parents[2]
