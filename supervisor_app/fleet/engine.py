@@ -198,7 +198,12 @@ class Engine:
         commands = self._receive(self._timeout(self._clock()))
         self._sync()
         for command, future in commands:
-            self._dispatch(command, future)
+            try:
+                self._dispatch(command, future)
+            except SupervisordError as error:
+                # Only a supervisord that is gone ends the fleet; a slow one fails this command.
+                self._supervisord_trouble(error)
+                _answer(future, {"ok": False, "error": f"supervisord did not answer: {error}"})
         now = self._clock()
         self._retry_due(now)
         if self._acted:
@@ -362,7 +367,16 @@ class Engine:
     def _spawn(self, name: str) -> None:
         self._put(replace(self._venues[name], phase="starting", pid=None, started_at=None))
         self._acted = True
-        if not self._client.start(name):
+        try:
+            spawned = self._client.start(name)
+        except SupervisordError as error:
+            if not self._supervisord_alive():
+                raise
+            # A slow supervisord is not a dead one: retry this venue later, as after a crash.
+            report = policy.ExitReport(None, at=self._wall(), spawn_error=f"supervisord did not answer the start: {error}")
+            self._crashed(self._venues[name], report)
+            return
+        if not spawned:
             # Already running (news we lost) or the spawn failed (FATAL follows in the feed).
             self._adopt(self._venues[name])
 

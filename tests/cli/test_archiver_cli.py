@@ -90,12 +90,14 @@ def test_missing_source_once_exits_0_after_saying_so(root: Path, tmp_path: Path)
 
 def test_missing_source_in_loop_mode_logs_once_and_waits(root: Path, tmp_path: Path) -> None:
     proc = subprocess.Popen(archiver_cmd(tmp_path / "no-queue", root, "--poll-ms", "20"), stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    assert proc.stderr is not None
+    seen = [proc.stderr.readline() for _ in range(2)]  # archiver_started, then source_missing
+    time.sleep(0.5)  # some 25 polls more, none of which may say it again
     assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=10)
+    _, rest = proc.communicate(timeout=10)
     assert proc.returncode == 0
-    assert [e["event"] for e in log_lines(stderr)].count("source_missing") == 1
+    assert [e["event"] for e in log_lines("".join(seen) + rest)].count("source_missing") == 1
 
 
 @pytest.mark.parametrize(

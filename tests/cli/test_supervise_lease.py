@@ -18,9 +18,10 @@ from tests.cli.fleet_runner import FleetLauncher, fleet_yaml, wait_until
 
 pytestmark = pytest.mark.slow
 
-# The writer's 30 s reader timeout, scaled down so the test waits seconds, not minutes.
-TIMEOUT_S = 3.0
-HELD_FOR_S = 3 * TIMEOUT_S
+# The writer's 30 s reader timeout, scaled down so the test waits seconds, not minutes, yet
+# still well above the lease's 2 s beat plus the engine's tick.
+TIMEOUT_S = 6.0
+HELD_FOR_S = 2 * TIMEOUT_S
 
 
 def test_a_held_venue_loses_nothing_while_the_writer_keeps_rolling(launcher: FleetLauncher) -> None:

@@ -63,7 +63,7 @@ def test_a_killed_archiver_is_replaced_within_1_5_s_and_logged(launcher: FleetLa
 def test_repeated_crashes_back_off_exponentially_then_reset(launcher: FleetLauncher) -> None:
     root = launcher.root()
     archive = root / "archive-not-mounted"  # a missing archive root: the archiver exits 75 (temporary)
-    restart = {"initial_delay": "100ms", "max_delay": "400ms", "healthy_after": "1s"}
+    restart = {"initial_delay": "100ms", "max_delay": "400ms", "healthy_after": "3s"}  # far above a failing start
     fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}], restart=restart, archive_root=str(archive)), wait_for=())
 
     scheduled = fleet.wait_events("restart_scheduled", "alpha", count=5)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import structlog
 
-from supervisor_app.errors import ConfigError
+from supervisor_app.errors import ConfigError, SupervisordError
 from supervisor_app.fleet.commands import Reload, Restart, Start, Status, Stop
 from supervisor_app.fleet.config import (
     CompressionPolicy,
@@ -315,3 +315,21 @@ def test_lost_changes_are_recovered_from_supervisord_s_view(harness: Harness) ->
     harness.step()
     assert harness.status()["beta"]["state"] == "backoff"
     assert harness.events("state_changes_lost")
+
+
+def test_a_start_supervisord_does_not_answer_is_retried_not_fatal(harness: Harness) -> None:
+    harness.fake.crash("alpha")
+    harness.step()
+    real_start = harness.fake.start
+
+    def slow_start(name: str) -> bool:
+        raise SupervisordError("timed out")
+
+    harness.fake.start = slow_start  # type: ignore[method-assign]
+    harness.step(advance=1.0)  # the retry is due; supervisord does not answer it
+    status = harness.status()["alpha"]
+    assert status["state"] == "backoff" and "did not answer the start" in status["last_exit"]["description"]
+    assert harness.status()["beta"]["state"] == "running"
+    harness.fake.start = real_start  # type: ignore[method-assign]
+    harness.step(advance=2.0)
+    assert harness.status()["alpha"]["state"] == "running"
