@@ -18,15 +18,29 @@ from common import bench_main, measure, reset, sealed_segments, write_queue
 
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 
+
 def run(work: Path, segments: int, repeat: int) -> None:
     queue, out = work / "queue", work / "out"
     started = time.perf_counter()
     records = write_queue(queue, segments)
     sealed = sealed_segments(queue)
     total = sum(p.stat().st_size for p in sealed)
-    print(f"queue: {len(sealed)} sealed segments, {total / 2**30:.2f} GiB, ~{records / 1e6:.2f} M records, written in {time.perf_counter() - started:.1f} s")
+    print(
+        f"queue: {len(sealed)} sealed segments, {total / 2**30:.2f} GiB, ~{records / 1e6:.2f} M records, written in {time.perf_counter() - started:.1f} s"
+    )
     print(f"cores: {os.cpu_count()}   record scanner: {SCANNER_IMPLEMENTATION}   python: {sys.version.split()[0]}")
-    archiver = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(out), "--venue", "bench", "--once"]
+    archiver = [
+        sys.executable,
+        "-m",
+        "supervisor_app.cli.archiver",
+        "--source",
+        str(queue),
+        "--archive-root",
+        str(out),
+        "--venue",
+        "bench",
+        "--once",
+    ]
     prepare = lambda: reset(queue, out)  # noqa: E731
     rss = work / "rss"
     cp_and_sync = ["sh", "-c", 'cp "$@" && sync', "cp-sync", *map(str, sealed), str(out)]
@@ -34,12 +48,20 @@ def run(work: Path, segments: int, repeat: int) -> None:
     copy = measure("archiver --once (copy)", repeat, prepare, archiver, rss)
     compress = measure("archiver --once --compress", repeat, prepare, [*archiver, "--compress"], rss)
     cp_sync = measure("cp + sync", repeat, prepare, cp_and_sync, rss)
-    zstd = measure("zstd -3 -T0", repeat, prepare, ["zstd", "-3", "-T0", "-q", "-f", "--output-dir-flat", str(out), *map(str, sealed)], rss)
+    zstd = measure(
+        "zstd -3 -T0",
+        repeat,
+        prepare,
+        ["zstd", "-3", "-T0", "-q", "-f", "--output-dir-flat", str(out), *map(str, sealed)],
+        rss,
+    )
 
     print()
     print(f"copy mode / (cp + sync):        {copy.wall_s / cp_sync.wall_s:5.2f}x   (floor: <= 3.00x)")
     print(f"compress mode / zstd -3 -T0:    {compress.wall_s / zstd.wall_s:5.2f}x   (floor: <= 1.25x)")
-    print(f"archiver peak RSS:              {max(copy.peak_rss_mib, compress.peak_rss_mib):5.1f} MiB (floor: < 100 MiB)")
+    print(
+        f"archiver peak RSS:              {max(copy.peak_rss_mib, compress.peak_rss_mib):5.1f} MiB (floor: < 100 MiB)"
+    )
 
 
 if __name__ == "__main__":

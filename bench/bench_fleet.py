@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--venues", type=int, default=64)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
-    parser.add_argument("--verbose", action="store_true", help="print each kill: reaped by supervisord, heard by the engine, replaced")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print each kill: reaped by supervisord, heard by the engine, replaced"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bf-", dir="/tmp"))  # short: unix socket paths are limited
@@ -58,11 +60,15 @@ def run(work: Path, venues: int, kills: int, idle_s: float, verbose: bool) -> No
     stop_writer = multiprocessing.Event()
     writer = multiprocessing.Process(target=write_live, args=(work / "bus", names, stop_writer), daemon=True)
     writer.start()
-    print(f"fleet: {venues} venues, live queues of {SEGMENT_SIZE // 1024} KiB segments   cores: {os.cpu_count()}   python: {sys.version.split()[0]}")
+    print(
+        f"fleet: {venues} venues, live queues of {SEGMENT_SIZE // 1024} KiB segments   cores: {os.cpu_count()}   python: {sys.version.split()[0]}"
+    )
     control = work / "state" / "control.sock"
     started = time.monotonic()
     with (work / "run.stderr").open("wb") as err:
-        fleet = subprocess.Popen([sys.executable, "-m", "supervisor_app", "run", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=err)
+        fleet = subprocess.Popen(
+            [sys.executable, "-m", "supervisor_app", "run", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=err
+        )
     try:
         status = wait_all_running(control, names, timeout=120)
         print(f"run -> all {venues} archivers running:      {time.monotonic() - started:6.2f} s")
@@ -97,7 +103,10 @@ def write_fleet(work: Path, names: list[str]) -> Path:
 
 def write_live(bus: Path, names: list[str], stop: Any) -> None:
     """Append a ~300-byte record to every venue's queue 20 times a second: a segment seals every ~10 s."""
-    writers = [QueueWriter(bus / "streams" / "raw" / name / "queue", segment_size=SEGMENT_SIZE, retention=False) for name in names]
+    writers = [
+        QueueWriter(bus / "streams" / "raw" / name / "queue", segment_size=SEGMENT_SIZE, retention=False)
+        for name in names
+    ]
     payload = b'{"e":"trade","s":"BTCUSDT","p":"65000.00","q":"0.01000"}' + b" " * 240
     try:
         while not stop.wait(0.05):
@@ -164,12 +173,23 @@ def report_kills(control: Path, events: Path, victims: list[str], verbose: bool)
         spawned = None
         while spawned is None:
             time.sleep(0.01)
-            spawned = next((e for e in read_events(events) if e.get("event") == "spawned" and e.get("venue") == name and e["child_pid"] != old), None)
+            spawned = next(
+                (
+                    e
+                    for e in read_events(events)
+                    if e.get("event") == "spawned" and e.get("venue") == name and e["child_pid"] != old
+                ),
+                None,
+            )
         delays.append(_at(spawned["started_at"]) - killed_at)
         if verbose:
             exited = next(e for e in read_events(events) if e.get("event") == "exited" and e.get("child_pid") == old)
-            print(f"  {name}: reaped +{_at(exited['ended_at']) - killed_at:.3f} s, heard +{_at(exited['timestamp']) - killed_at:.3f} s, replaced +{delays[-1]:.3f} s")
-    print(f"SIGKILL -> replacement running ({len(victims)} kills): median {statistics.median(delays):.3f} s   worst {max(delays):.3f} s   (policy delay 1.000 s)")
+            print(
+                f"  {name}: reaped +{_at(exited['ended_at']) - killed_at:.3f} s, heard +{_at(exited['timestamp']) - killed_at:.3f} s, replaced +{delays[-1]:.3f} s"
+            )
+    print(
+        f"SIGKILL -> replacement running ({len(victims)} kills): median {statistics.median(delays):.3f} s   worst {max(delays):.3f} s   (policy delay 1.000 s)"
+    )
 
 
 def _at(iso: str) -> float:

@@ -21,15 +21,41 @@ def run(work: Path, segments: int, repeat: int) -> None:
     queue, archive = work / "queue", work / "archive"
     archive.mkdir()
     write_queue(queue, segments)
-    archiver = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(archive), "--venue", "bench", "--once", "--compress"]
+    archiver = [
+        sys.executable,
+        "-m",
+        "supervisor_app.cli.archiver",
+        "--source",
+        str(queue),
+        "--archive-root",
+        str(archive),
+        "--venue",
+        "bench",
+        "--once",
+        "--compress",
+    ]
     subprocess.run(archiver, check=True, stderr=subprocess.DEVNULL)
     shutil.rmtree(queue)  # verify needs only the archive
     zst_files = sorted(str(p) for p in archive.rglob("*.q.zst"))
-    print(f"archive: {len(zst_files)} .q.zst files, {sum(Path(p).stat().st_size for p in zst_files) / 2**20:.0f} MiB compressed")
+    print(
+        f"archive: {len(zst_files)} .q.zst files, {sum(Path(p).stat().st_size for p in zst_files) / 2**20:.0f} MiB compressed"
+    )
     rss = work / "rss"
     nothing = lambda: None  # noqa: E731
-    verify = measure("chronicle-fleet verify", repeat, nothing, [sys.executable, "-m", "supervisor_app", "verify", "--archive-root", str(archive)], rss)
-    zstd = measure("zstd -d -c > /dev/null", repeat, nothing, ["sh", "-c", 'zstd -d -q -c "$@" > /dev/null', "zstd-d", *zst_files], rss)
+    verify = measure(
+        "chronicle-fleet verify",
+        repeat,
+        nothing,
+        [sys.executable, "-m", "supervisor_app", "verify", "--archive-root", str(archive)],
+        rss,
+    )
+    zstd = measure(
+        "zstd -d -c > /dev/null",
+        repeat,
+        nothing,
+        ["sh", "-c", 'zstd -d -q -c "$@" > /dev/null', "zstd-d", *zst_files],
+        rss,
+    )
     print()
     print(f"verify / zstd -d:   {verify.wall_s / zstd.wall_s:5.2f}x   (floor: <= 1.50x)")
 

@@ -50,7 +50,9 @@ def timed(cmd: list[str], rss_file: Path) -> Timing:
     """
     os.sync()
     started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"{cmd} failed with exit code {result.returncode}")
@@ -76,7 +78,10 @@ def measure(name: str, runs: int, prepare: Callable[[], None], cmd: list[str], r
         prepare()
         timings.append(timed(cmd, rss_file))
     best = Timing(statistics.median(t.wall_s for t in timings), max(t.peak_rss_mib for t in timings))
-    print(f"{name:<28} {best.wall_s:8.3f} s   peak RSS {best.peak_rss_mib:7.1f} MiB   (runs: {', '.join(f'{t.wall_s:.3f}' for t in timings)})", flush=True)
+    print(
+        f"{name:<28} {best.wall_s:8.3f} s   peak RSS {best.peak_rss_mib:7.1f} MiB   (runs: {', '.join(f'{t.wall_s:.3f}' for t in timings)})",
+        flush=True,
+    )
     return best
 
 

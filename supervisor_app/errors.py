@@ -7,6 +7,11 @@ class ChronicleFleetError(Exception):
     """Base of every error this package raises on purpose."""
 
 
+# The archiver's exit codes are a contract with whatever supervises it (sysexits.h).
+EXIT_TEMPORARY = 75  # EX_TEMPFAIL: retry later
+EXIT_PERMANENT = 78  # EX_CONFIG: retrying cannot help until a person acts
+
+
 class TemporaryError(ChronicleFleetError):
     """Retrying later may succeed without anyone acting (exit 75)."""
 

@@ -50,7 +50,9 @@ class ArchiverConfig:
 
     @property
     def stage_options(self) -> StageOptions:
-        return StageOptions(compress=self.compress, retain_raw=self.retain_raw, level=self.level, block_size=self.block_size)
+        return StageOptions(
+            compress=self.compress, retain_raw=self.retain_raw, level=self.level, block_size=self.block_size
+        )
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ class StopRequested(Exception):
 class RawArchiver:
     """Archives one venue's sealed segments; safe to kill at any instant and rerun."""
 
-    def __init__(self, config: ArchiverConfig, *, log: Any, stop: threading.Event, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self, config: ArchiverConfig, *, log: Any, stop: threading.Event, clock: Callable[[], int] = time.time_ns
+    ) -> None:
         self._config = config
         self._layout = ArchiveLayout(config.archive_root, config.venue)
         self._log = log
@@ -149,7 +153,9 @@ class RawArchiver:
                 if not read_segment_header(path, expected_id=segment_id).sealed:
                     return  # the writer's current segment: everything after it is newer still
                 started = time.monotonic()
-                staged = stage_segment(path, segment_id, self._layout.staging_dir, self._config.stage_options, self._check_stop)
+                staged = stage_segment(
+                    path, segment_id, self._layout.staging_dir, self._config.stage_options, self._check_stop
+                )
             except FileNotFoundError:
                 if path.exists():
                     raise  # something of ours vanished (the staging directory?), not the segment
@@ -177,7 +183,9 @@ class RawArchiver:
         lease = ReaderLease(source, self._config.reader_name, clock=self._clock, log=self._log)
         position = lease.open()
         self._lease = lease
-        self._log.info("reader_registered", path=str(lease.path), segment_id=position.segment_id, generation=position.generation)
+        self._log.info(
+            "reader_registered", path=str(lease.path), segment_id=position.segment_id, generation=position.generation
+        )
         return lease
 
     def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
@@ -201,8 +209,13 @@ class RawArchiver:
         path = published.partition_dir / "meta.json"
         meta = load_meta(path) or PartitionMeta(venue=self._config.venue, ingest_time_ns=self._clock())
         previous = meta.segment(published.entry.segment_id)
-        if previous is not None and (previous.raw_crc32, previous.raw_size) != (published.entry.raw_crc32, published.entry.raw_size):
-            raise ArchiveConflictError(f"{path} already records segment {published.entry.segment_id} with a different checksum")
+        if previous is not None and (previous.raw_crc32, previous.raw_size) != (
+            published.entry.raw_crc32,
+            published.entry.raw_size,
+        ):
+            raise ArchiveConflictError(
+                f"{path} already records segment {published.entry.segment_id} with a different checksum"
+            )
         write_meta(path, meta.with_segment(published.entry))
 
     def _record_missing(self, segment_ids: list[int]) -> None:

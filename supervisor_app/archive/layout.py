@@ -82,7 +82,9 @@ class ArchiveLayout:
 
     def segment_files(self, date: dt.date, segment_id: int) -> SegmentFiles:
         base = self.partition_dir(date) / f"{segment_id:09d}.q"
-        return SegmentFiles(raw=base, zst=base.with_name(base.name + ".zst"), idx=base.with_name(base.name + ".zst.idx"))
+        return SegmentFiles(
+            raw=base, zst=base.with_name(base.name + ".zst"), idx=base.with_name(base.name + ".zst.idx")
+        )
 
     def partition_dirs(self) -> list[Path]:
         """Every existing partition directory, oldest date first."""

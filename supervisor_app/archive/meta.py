@@ -51,7 +51,9 @@ class SegmentEntry:
             "record_count": self.record_count,
             "event_time_range": list(self.event_time_range) if self.event_time_range else None,
             "files": [{"name": f.name, "size": f.size} for f in self.files],
-            "zstd": None if self.zstd is None else {"level": self.zstd.level, "block_size": self.zstd.block_size, "frames": self.zstd.frames},
+            "zstd": None
+            if self.zstd is None
+            else {"level": self.zstd.level, "block_size": self.zstd.block_size, "frames": self.zstd.frames},
             "archived_at_ns": self.archived_at_ns,
         }
 
@@ -66,7 +68,9 @@ class SegmentEntry:
             record_count=int(data["record_count"]),
             event_time_range=(int(time_range[0]), int(time_range[1])) if time_range else None,
             files=tuple(ArchivedFile(name=str(f["name"]), size=int(f["size"])) for f in data["files"]),
-            zstd=None if zstd is None else ZstdInfo(level=zstd["level"], block_size=int(zstd["block_size"]), frames=int(zstd["frames"])),
+            zstd=None
+            if zstd is None
+            else ZstdInfo(level=zstd["level"], block_size=int(zstd["block_size"]), frames=int(zstd["frames"])),
             archived_at_ns=int(data["archived_at_ns"]),
         )
 

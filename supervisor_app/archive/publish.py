@@ -88,7 +88,9 @@ def _place_zst(tmp: Path, final: Path, index: SeekIndex, source: Digest) -> tupl
     # Same data compressed by another zstd build or level: keep it if it decodes to this segment.
     existing = _existing_index(final, index.block_size)
     if decoded_digest(final, existing) != source:
-        raise ArchiveConflictError(f"{final} already exists and does not decode to this segment; refusing to overwrite it")
+        raise ArchiveConflictError(
+            f"{final} already exists and does not decode to this segment; refusing to overwrite it"
+        )
     return existing, True
 
 
@@ -106,7 +108,9 @@ def _place_index(index: SeekIndex, final: Path) -> None:
     encoded = index.encode()
     if final.exists():
         if final.read_bytes() != encoded:
-            raise ArchiveConflictError(f"{final} already exists and does not index {final.name[:-4]}; refusing to overwrite it")
+            raise ArchiveConflictError(
+                f"{final} already exists and does not index {final.name[:-4]}; refusing to overwrite it"
+            )
         return
     write_file_atomically(final, encoded)
 

@@ -79,7 +79,9 @@ class ReaderLease:
         """Move to the start of `next_segment_id`: only call once everything before it is durable."""
         now = self._clock()
         with self._lock:
-            return update_position(self.path, lambda current: ReaderPosition(next_segment_id, SEG_DATA_OFFSET, now, current.generation))
+            return update_position(
+                self.path, lambda current: ReaderPosition(next_segment_id, SEG_DATA_OFFSET, now, current.generation)
+            )
 
     def close(self) -> None:
         self._stop.set()
@@ -93,4 +95,6 @@ class ReaderLease:
                     heartbeat(self.path, self._clock())
             except Exception as exc:  # noqa: BLE001 - the thread must outlive any one failed beat
                 # A missed beat is survivable (30 s of slack); the next one may succeed.
-                self._log.warning("reader_heartbeat_failed", path=str(self.path), error=str(exc), error_type=type(exc).__name__)
+                self._log.warning(
+                    "reader_heartbeat_failed", path=str(self.path), error=str(exc), error_type=type(exc).__name__
+                )

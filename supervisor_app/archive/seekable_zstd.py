@@ -68,7 +68,9 @@ class SeekIndex:
         if version != IDX_VERSION or header_len != IDX_HEADER.size:
             raise CorruptArchiveError(f"{source}: unsupported index version {version} / header length {header_len}")
         if len(data) != header_len + count * IDX_ENTRY.size:
-            raise CorruptArchiveError(f"{source}: index holds {len(data)} bytes, expected {header_len + count * IDX_ENTRY.size} for {count} frames")
+            raise CorruptArchiveError(
+                f"{source}: index holds {len(data)} bytes, expected {header_len + count * IDX_ENTRY.size} for {count} frames"
+            )
         entries = tuple(FrameEntry(*IDX_ENTRY.unpack_from(data, header_len + i * IDX_ENTRY.size)) for i in range(count))
         return cls(block_size=block_size, entries=entries)
 
@@ -149,8 +151,6 @@ class FrameWriter:
         self._compressed_offset += len(frame)
 
 
-
-
 def iter_frames(zst_path: Path, index: SeekIndex, *, executor: Executor | None = None) -> Iterator[bytes]:
     """Decode `zst_path` frame by frame through `index`, in order, checking every size.
 
@@ -164,7 +164,9 @@ def iter_frames(zst_path: Path, index: SeekIndex, *, executor: Executor | None =
         if decompressor is None:
             decompressor = decompressors.d = zstandard.ZstdDecompressor()
         if len(frame) != entry.compressed_size:
-            raise CorruptArchiveError(f"{zst_path}: frame {number} is truncated ({len(frame)} of {entry.compressed_size} bytes)")
+            raise CorruptArchiveError(
+                f"{zst_path}: frame {number} is truncated ({len(frame)} of {entry.compressed_size} bytes)"
+            )
         return decode_frame(decompressor, frame, entry.uncompressed_size, source=f"{zst_path} frame {number}")
 
     with zst_path.open("rb") as f:
@@ -216,7 +218,9 @@ def read_at(zst_path: Path, index: SeekIndex, offset: int, size: int) -> bytes:
         while size > 0:
             entry = index.frame_at(offset)
             f.seek(entry.compressed_offset)
-            block = decode_frame(decompressor, f.read(entry.compressed_size), entry.uncompressed_size, source=str(zst_path))
+            block = decode_frame(
+                decompressor, f.read(entry.compressed_size), entry.uncompressed_size, source=str(zst_path)
+            )
             start = offset - entry.uncompressed_offset
             piece = block[start : start + size]
             out += piece

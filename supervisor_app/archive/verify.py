@@ -63,7 +63,10 @@ def verify_archive(
     for layout in _venues(root, venue, problems):
         problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
         warnings += [
-            Finding(layout.missing_segments_path, f"segment {m.segment_id} was deleted from the source before it was archived")
+            Finding(
+                layout.missing_segments_path,
+                f"segment {m.segment_id} was deleted from the source before it was archived",
+            )
             for m in load_missing(layout.missing_segments_path)
         ]
         for directory in layout.partition_dirs():
@@ -78,7 +81,9 @@ def verify_archive(
         done = VerifyProgress(0, total.segments_total, 0, total.bytes_total)
         for directory, entry in entries:
             problems += verify_segment(directory, entry, executor=executor)
-            done = VerifyProgress(done.segments_done + 1, done.segments_total, done.bytes_done + entry.raw_size, done.bytes_total)
+            done = VerifyProgress(
+                done.segments_done + 1, done.segments_total, done.bytes_done + entry.raw_size, done.bytes_total
+            )
             if progress is not None:
                 progress(done)
     return VerifyReport(len(entries), total.bytes_total, tuple(problems), tuple(warnings))
@@ -116,7 +121,12 @@ def verify_segment(directory: Path, entry: SegmentEntry, *, executor: Executor |
 def _digest_finding(path: Path, actual: Digest, expected: Digest) -> list[Finding]:
     if actual == expected:
         return []
-    return [Finding(path, f"decodes to {actual.size} bytes with CRC-32 {actual.crc32:08x}; meta.json records {expected.size} bytes with {expected.crc32:08x}")]
+    return [
+        Finding(
+            path,
+            f"decodes to {actual.size} bytes with CRC-32 {actual.crc32:08x}; meta.json records {expected.size} bytes with {expected.crc32:08x}",
+        )
+    ]
 
 
 def _venues(root: Path, venue: str | None, problems: list[Finding]) -> Iterator[ArchiveLayout]:
@@ -150,7 +160,10 @@ def _load_partition(directory: Path, problems: list[Finding]) -> _Partition:
 def _stray_tmp_files(directory: Path) -> list[Finding]:
     if not directory.is_dir():
         return []
-    return [Finding(p, "stray temp file (a crash left it, or an archiver is running)") for p in sorted(directory.glob("*" + TMP_SUFFIX))]
+    return [
+        Finding(p, "stray temp file (a crash left it, or an archiver is running)")
+        for p in sorted(directory.glob("*" + TMP_SUFFIX))
+    ]
 
 
 def _unrecorded_files(partition: _Partition) -> list[Finding]:
@@ -160,5 +173,3 @@ def _unrecorded_files(partition: _Partition) -> list[Finding]:
         for p in sorted(partition.directory.iterdir())
         if p.name.endswith(ARCHIVE_SUFFIXES) and p.name not in recorded
     ]
-
-

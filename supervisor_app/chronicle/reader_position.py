@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from supervisor_app.chronicle.segment import SEG_DATA_OFFSET
-from supervisor_app.durable import fsync_dir
+from supervisor_app.durable import fsync_dir, write_all
 from supervisor_app.errors import CorruptPositionError
 
 READERS_DIR: Final = "readers"
@@ -44,9 +44,7 @@ class ReaderPosition:
 
 def encode_slot(position: ReaderPosition) -> bytes:
     """The 40 bytes of one slot holding `position`."""
-    fields = _SLOT_FIELDS.pack(
-        position.segment_id, position.offset, position.heartbeat_ns, position.generation
-    )
+    fields = _SLOT_FIELDS.pack(position.segment_id, position.offset, position.heartbeat_ns, position.generation)
     return fields + _SLOT_CRC.pack(zlib.crc32(fields))
 
 
@@ -142,7 +140,7 @@ def _private_tmp_name(name: str) -> str:
 def _write_durable_file(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

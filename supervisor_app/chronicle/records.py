@@ -87,8 +87,14 @@ def iter_records(buf: Buffer, *, verify_crc: bool = False) -> Iterator[Record]:
             return
         payload_start = offset + RECORD_HEADER_LEN
         record = Record(
-            offset, seq, timestamp_ns, type_id, flags, crc,
-            view[payload_start : payload_start + commit - 1], length,
+            offset,
+            seq,
+            timestamp_ns,
+            type_id,
+            flags,
+            crc,
+            view[payload_start : payload_start + commit - 1],
+            length,
         )
         if verify_crc:
             _verify_crc(record)

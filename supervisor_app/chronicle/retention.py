@@ -42,9 +42,7 @@ class RetentionRule:
 WRITER_RULE: Final = RetentionRule()
 
 
-def reader_lag_bytes(
-    position: ReaderPosition, head_segment_id: int, head_offset: int, segment_size: int
-) -> int:
+def reader_lag_bytes(position: ReaderPosition, head_segment_id: int, head_offset: int, segment_size: int) -> int:
     """How many bytes the reader is behind the writer's head, counting segments as full."""
     segments_behind = head_segment_id - position.segment_id
     return max(0, segments_behind * segment_size + head_offset - position.offset)

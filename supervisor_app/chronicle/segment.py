@@ -77,25 +77,17 @@ def decode_segment_header(
 ) -> SegmentHeader:
     """Decode and check a segment header; `source` names the file in error messages."""
     if len(data) < SEG_HEADER_LEN:
-        raise CorruptSegmentError(
-            f"{source}: {len(data)} bytes, shorter than the {SEG_HEADER_LEN}-byte segment header"
-        )
+        raise CorruptSegmentError(f"{source}: {len(data)} bytes, shorter than the {SEG_HEADER_LEN}-byte segment header")
     header = SegmentHeader(*_HEADER.unpack_from(data, 0))
     _check_header(header, bytes(data[:4]), source=source, expected_id=expected_id)
     return header
 
 
-def _check_header(
-    header: SegmentHeader, magic_bytes: bytes, *, source: str, expected_id: int | None
-) -> None:
+def _check_header(header: SegmentHeader, magic_bytes: bytes, *, source: str, expected_id: int | None) -> None:
     if header.magic != SEG_MAGIC:
-        raise CorruptSegmentError(
-            f"{source}: bad magic {magic_bytes.hex(' ')} (expected 30 47 45 53, 'SEG0')"
-        )
+        raise CorruptSegmentError(f"{source}: bad magic {magic_bytes.hex(' ')} (expected 30 47 45 53, 'SEG0')")
     if header.version != SEG_VERSION:
-        raise CorruptSegmentError(
-            f"{source}: unsupported segment version {header.version} (expected {SEG_VERSION})"
-        )
+        raise CorruptSegmentError(f"{source}: unsupported segment version {header.version} (expected {SEG_VERSION})")
     if expected_id is not None and header.segment_id != expected_id:
         raise CorruptSegmentError(
             f"{source}: header says segment {header.segment_id} but the file name says {expected_id}"

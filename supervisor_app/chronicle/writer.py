@@ -42,16 +42,15 @@ from supervisor_app.chronicle.segment import (
     read_segment_header,
     segment_name,
 )
-from supervisor_app.durable import fsync_dir
+from supervisor_app.durable import TMP_SUFFIX, fsync_dir
 
 _ZERO_CHUNK: Final = bytes(1024 * 1024)
-_TMP_SUFFIX: Final = ".tmp"
 
 
 def _create_segment_file(queue_dir: Path, segment_id: int, size: int) -> Path:
     """Create an empty unsealed segment atomically (``.q.tmp``, fsync, rename to ``.q``)."""
     path = queue_dir / segment_name(segment_id)
-    tmp = path.with_name(path.name + _TMP_SUFFIX)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
     with tmp.open("wb") as file:
         file.write(encode_segment_header(segment_id))
         file.truncate(size)  # sparse zeros: an unwritten record slot reads as commit word 0
@@ -210,18 +209,14 @@ class QueueWriter:
 
     def _make_room(self, length: int) -> mmap.mmap:
         if length > self._segment_size - SEG_DATA_OFFSET:
-            raise ValueError(
-                f"a {length}-byte record cannot fit a {self._segment_size}-byte segment"
-            )
+            raise ValueError(f"a {length}-byte record cannot fit a {self._segment_size}-byte segment")
         buffer = self._current()
         if self._offset + length > len(buffer):
             self.roll()
             buffer = self._current()
         return buffer
 
-    def append(
-        self, payload: bytes, *, timestamp_ns: int | None = None, type_id: int = 1, flags: int = 0
-    ) -> int:
+    def append(self, payload: bytes, *, timestamp_ns: int | None = None, type_id: int = 1, flags: int = 0) -> int:
         """Append one record (rolling first if it does not fit); return its seq."""
         _check_type_id(type_id)
         stamp = self._clock() if timestamp_ns is None else timestamp_ns
@@ -255,9 +250,7 @@ class QueueWriter:
         seq = self._next_seq
         # Header and payload first, the commit word last: a reader never sees a
         # committed record whose bytes are not all there.
-        RECORD_HEADER.pack_into(
-            buffer, offset, 0, 0, seq, timestamp_ns, type_id, flags, zlib.crc32(payload)
-        )
+        RECORD_HEADER.pack_into(buffer, offset, 0, 0, seq, timestamp_ns, type_id, flags, zlib.crc32(payload))
         payload_start = offset + RECORD_HEADER_LEN
         buffer[payload_start : payload_start + payload_len] = payload
         COMMIT_WORD.pack_into(buffer, offset, payload_len + 1)

@@ -47,12 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--venue", required=True, help="venue name (one path component)")
     parser.add_argument("--compress", action="store_true", help="write seekable .q.zst + .q.zst.idx")
     parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
-    parser.add_argument("--block-size", type=_bounded_int(4096, 256 * 1024 * 1024), default=DEFAULT_BLOCK_SIZE, help="bytes per zstd frame (default 1 MiB)")
+    parser.add_argument(
+        "--block-size",
+        type=_bounded_int(4096, 256 * 1024 * 1024),
+        default=DEFAULT_BLOCK_SIZE,
+        help="bytes per zstd frame (default 1 MiB)",
+    )
     parser.add_argument("--level", type=_bounded_int(1, 22), default=DEFAULT_LEVEL, help="zstd level (default 3)")
     parser.add_argument("--reader-name", default="raw-archiver", help="name of our reader position file")
     parser.add_argument("--once", action="store_true", help="archive what is sealed now, then exit")
-    parser.add_argument("--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)")
-    parser.add_argument("--log-format", choices=("auto", "json", "console"), default="auto", help="log format on stderr")
+    parser.add_argument(
+        "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
+    )
+    parser.add_argument(
+        "--log-format", choices=("auto", "json", "console"), default="auto", help="log format on stderr"
+    )
     return parser
 
 
@@ -81,7 +90,13 @@ def run(config: ArchiverConfig, log: BoundLogger, stop: threading.Event, *, once
     """Run the archiver and turn its outcome into an exit code."""
     try:
         archiver = RawArchiver(config, log=log, stop=stop)
-        log.info("archiver_started", source=str(config.source), archive_root=str(config.archive_root), compress=config.compress, once=once)
+        log.info(
+            "archiver_started",
+            source=str(config.source),
+            archive_root=str(config.archive_root),
+            compress=config.compress,
+            once=once,
+        )
         if once:
             archiver.run_once()
         else:

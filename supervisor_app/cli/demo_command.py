@@ -17,8 +17,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Create a demo directory with a three-venue fleet config, run a synthetic feed per venue and the "
         "fleet under supervisord, kill one archiver midway, then stop cleanly and print a per-venue summary.",
     )
-    parser.add_argument("--workdir", type=Path, default=Path("demo-work"), help="demo directory (default ./demo-work; replaced if it holds an earlier demo)")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds to run before stopping (default 20; Ctrl-C stops early)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("demo-work"),
+        help="demo directory (default ./demo-work; replaced if it holds an earlier demo)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=20.0, help="seconds to run before stopping (default 20; Ctrl-C stops early)"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -47,7 +47,9 @@ def register(subparsers: Any) -> None:
     _add_config(run_parser)
     run_parser.set_defaults(handler=run)
 
-    status_parser = subparsers.add_parser("status", help="show every venue: state, pid, uptime, restarts, last exit, next retry")
+    status_parser = subparsers.add_parser(
+        "status", help="show every venue: state, pid, uptime, restarts, last exit, next retry"
+    )
     _add_target(status_parser)
     status_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status_parser.set_defaults(handler=status)
@@ -75,7 +77,9 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_timeout(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=float, default=DEFAULT_COMMAND_TIMEOUT_S, help="seconds to wait for the answer (default 120)")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_COMMAND_TIMEOUT_S, help="seconds to wait for the answer (default 120)"
+    )
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +171,11 @@ def _exclusive(lock: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _signals_to(engine: Engine) -> Iterator[None]:
     """SIGTERM/SIGINT ask the engine for a clean shutdown, SIGHUP for a reload."""
-    wanted = {signal.SIGTERM: engine.request_shutdown, signal.SIGINT: engine.request_shutdown, signal.SIGHUP: engine.request_reload}
+    wanted = {
+        signal.SIGTERM: engine.request_shutdown,
+        signal.SIGINT: engine.request_shutdown,
+        signal.SIGHUP: engine.request_reload,
+    }
     previous = {signum: signal.signal(signum, lambda *_, act=act: act()) for signum, act in wanted.items()}
     try:
         yield
@@ -298,7 +306,11 @@ def _archive_cells(archive: dict[str, Any]) -> tuple[str, str, str]:
     lag = f"{archive['segments_behind']} seg/{archive['bytes_behind'] / 2**20:.1f} MiB"
     age = archive["heartbeat_age_s"]
     heartbeat = "-" if age is None else f"{age:.0f}s ago"
-    last = "-" if archive["last_archived_segment"] is None else f"{archive['last_archived_segment']} at {archive['last_archived_at']}"
+    last = (
+        "-"
+        if archive["last_archived_segment"] is None
+        else f"{archive['last_archived_segment']} at {archive['last_archived_at']}"
+    )
     return lag, heartbeat, last
 
 

@@ -41,7 +41,11 @@ class ProgressLine:
 
     def __call__(self, progress: VerifyProgress) -> None:
         now = time.monotonic()
-        if not self._live and now - self._last_plain < PLAIN_PROGRESS_EVERY_S and progress.segments_done < progress.segments_total:
+        if (
+            not self._live
+            and now - self._last_plain < PLAIN_PROGRESS_EVERY_S
+            and progress.segments_done < progress.segments_total
+        ):
             return
         self._last_plain = now
         rate = progress.bytes_done / max(now - self._started, 1e-9) / 2**20

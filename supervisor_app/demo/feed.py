@@ -58,7 +58,9 @@ def run_feed(queue: Path, ledger: Path, *, segment_size: int, rate: int, symbol:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m supervisor_app.demo.feed", description="Write a synthetic market-data queue.")
+    parser = argparse.ArgumentParser(
+        prog="python -m supervisor_app.demo.feed", description="Write a synthetic market-data queue."
+    )
     parser.add_argument("--queue", type=Path, required=True)
     parser.add_argument("--ledger", type=Path, required=True, help="JSON lines: size and CRC-32 of each sealed segment")
     parser.add_argument("--segment-size", type=int, default=1024 * 1024)

@@ -146,7 +146,9 @@ def _wait_until_running(workspace: DemoWorkspace, fleet: subprocess.Popen[bytes]
     raise RuntimeError(f"the archivers were not all running after {START_TIMEOUT_S:.0f} s; see {workspace.logs}")
 
 
-def _watch(workspace: DemoWorkspace, duration_s: float, view: _ProgressView, say: Callable[[str], None]) -> KillEvent | None:
+def _watch(
+    workspace: DemoWorkspace, duration_s: float, view: _ProgressView, say: Callable[[str], None]
+) -> KillEvent | None:
     """Show progress until the duration is up; kill one archiver about halfway through."""
     started = time.monotonic()
     kill_at = started + duration_s * 0.4
@@ -174,7 +176,9 @@ def _kill_one(statuses: dict[str, dict[str, Any]], say: Callable[[str], None]) -
     return KillEvent(venue, pid)
 
 
-def _notice_restart(kill: KillEvent, status: dict[str, Any] | None, since_s: float, say: Callable[[str], None]) -> KillEvent:
+def _notice_restart(
+    kill: KillEvent, status: dict[str, Any] | None, since_s: float, say: Callable[[str], None]
+) -> KillEvent:
     if status and status["state"] == "running" and status["pid"] and status["pid"] != kill.old_pid:
         say(f"{kill.venue} archiver is back as pid {status['pid']} (seen {since_s:.1f} s after the kill)")
         return KillEvent(kill.venue, kill.old_pid, status["pid"], round(since_s, 1))
@@ -183,7 +187,10 @@ def _notice_restart(kill: KillEvent, status: dict[str, Any] | None, since_s: flo
 
 def _progress(workspace: DemoWorkspace) -> dict[str, ArchiveProgress]:
     now = time.time_ns()
-    return {v: archive_progress(workspace.queue(v), READER_NAME, ArchiveLayout(workspace.archive, v), now) for v in DEMO_VENUES}
+    return {
+        v: archive_progress(workspace.queue(v), READER_NAME, ArchiveLayout(workspace.archive, v), now)
+        for v in DEMO_VENUES
+    }
 
 
 def _stop_all(processes: Any) -> None:
@@ -217,7 +224,9 @@ def _stop_fleet(fleet: subprocess.Popen[bytes]) -> int | None:
         return None
 
 
-def _result(workspace: DemoWorkspace, statuses: dict[str, dict[str, Any]], kill: KillEvent | None, exit_code: int | None) -> DemoResult:
+def _result(
+    workspace: DemoWorkspace, statuses: dict[str, dict[str, Any]], kill: KillEvent | None, exit_code: int | None
+) -> DemoResult:
     progress = _progress(workspace)
     summaries = [
         summarize_venue(
@@ -240,7 +249,9 @@ def _print_result(result: DemoResult, say: Callable[[str], None]) -> None:
     say(format_table(result.summaries))
     say("")
     if result.kill and result.kill.new_pid:
-        say(f"restart: {result.kill.venue} killed (pid {result.kill.old_pid}), running again as pid {result.kill.new_pid} within {result.kill.back_after_s} s")
+        say(
+            f"restart: {result.kill.venue} killed (pid {result.kill.old_pid}), running again as pid {result.kill.new_pid} within {result.kill.back_after_s} s"
+        )
     else:
         say("restart: not observed")
     say(f"fleet exit code: {result.fleet_exit_code}    verify: {result.verify_problems} problems")

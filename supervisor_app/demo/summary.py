@@ -44,7 +44,13 @@ def read_ledger(path: Path) -> dict[int, tuple[int, int]]:
 
 
 def summarize_venue(
-    venue: str, entries: list[SegmentEntry], ledger: dict[int, tuple[int, int]], *, restarts: int, lag_segments: int, lag_bytes: int
+    venue: str,
+    entries: list[SegmentEntry],
+    ledger: dict[int, tuple[int, int]],
+    *,
+    restarts: int,
+    lag_segments: int,
+    lag_bytes: int,
 ) -> VenueSummary:
     matched = [e for e in entries if ledger.get(e.segment_id) == (e.raw_size, e.raw_crc32)]
     return VenueSummary(

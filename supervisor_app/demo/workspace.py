@@ -6,10 +6,11 @@ import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 MARKER = ".chronicle-fleet-demo"
 DEMO_VENUES = ("binance-perp", "okx-swap", "coinbase")
-DEMO_SYMBOLS = {"binance-perp": "BTCUSDT", "okx-swap": "BTC-USDT-SWAP", "coinbase": "BTC-USD"}
+DEMO_SYMBOLS = MappingProxyType({"binance-perp": "BTCUSDT", "okx-swap": "BTC-USDT-SWAP", "coinbase": "BTC-USD"})
 SEGMENT_SIZE = 1024 * 1024  # rolls every second or so at the demo's rate
 
 CONFIG_TEMPLATE = """\
@@ -89,7 +90,13 @@ def create_workspace(root: Path) -> DemoWorkspace:
             raise FileExistsError(f"{root} exists and is not a demo directory; pick another with --workdir")
         shutil.rmtree(root)
     workspace = DemoWorkspace(root)
-    for directory in (root, workspace.archive, workspace.logs, root / "feeds", *(workspace.queue(v).parent for v in DEMO_VENUES)):
+    for directory in (
+        root,
+        workspace.archive,
+        workspace.logs,
+        root / "feeds",
+        *(workspace.queue(v).parent for v in DEMO_VENUES),
+    ):
         directory.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("written by chronicle-fleet demo; safe to delete\n")
     schema = resources.files("supervisor_app.fleet").joinpath("fleet.schema.json")

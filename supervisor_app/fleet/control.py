@@ -13,9 +13,10 @@ import os
 import socket
 import socketserver
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from supervisor_app.errors import ControlError
@@ -24,7 +25,9 @@ from supervisor_app.fleet.engine import Engine
 
 SOCKET_MODE = 0o600
 MAX_MESSAGE = 1024 * 1024
-_VENUE_COMMANDS: dict[str, type[Start] | type[Stop] | type[Restart]] = {"start": Start, "stop": Stop, "restart": Restart}
+_VENUE_COMMANDS: Mapping[str, type[Start] | type[Stop] | type[Restart]] = MappingProxyType(
+    {"start": Start, "stop": Stop, "restart": Restart}
+)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -82,7 +85,9 @@ class ControlServer:
         self._path.unlink(missing_ok=True)
         self._server = _ThreadingServer(str(self._path), self._request_handler())
         os.chmod(self._path, SOCKET_MODE)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.5,), name="control-socket", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.5,), name="control-socket", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:

@@ -90,8 +90,6 @@ class Venue:
         return self.phase not in ("starting", "stopping") and self.after_stop is None
 
 
-
-
 @dataclass(frozen=True)
 class _Pending:
     """An operation whose answer waits until its venues have settled."""
@@ -269,7 +267,9 @@ class Engine:
                 phase: Phase = "stopping" if venue.phase == "stopping" else "running"
                 self._put(replace(venue, phase=phase, pid=info.pid, started_at=info.started_at))
             elif venue.phase in (*_UP, "stopping"):
-                change = ProcessChange(0, name, info.state, "", venue.pid or 0, info.started_at, self._wall(), info.exitstatus)
+                change = ProcessChange(
+                    0, name, info.state, "", venue.pid or 0, info.started_at, self._wall(), info.exitstatus
+                )
                 self._on_ended(venue, change)
 
     def _apply(self, change: ProcessChange) -> None:
@@ -293,7 +293,13 @@ class Engine:
     def _on_running(self, venue: Venue, change: ProcessChange) -> None:
         phase: Phase = "stopping" if venue.phase == "stopping" else "running"
         self._put(replace(venue, phase=phase, pid=change.pid, started_at=change.started_at))
-        self._log.info("spawned", venue=venue.name, child_pid=change.pid, restarts=venue.restart.restarts, started_at=iso(change.started_at))
+        self._log.info(
+            "spawned",
+            venue=venue.name,
+            child_pid=change.pid,
+            restarts=venue.restart.restarts,
+            started_at=iso(change.started_at),
+        )
 
     def _on_ended(self, venue: Venue, change: ProcessChange) -> None:
         report = self._exit_report(change)
@@ -304,7 +310,9 @@ class Engine:
 
     def _exit_report(self, change: ProcessChange) -> policy.ExitReport:
         if change.state == "FATAL":
-            return policy.ExitReport(None, at=change.time, spawn_error=change.spawnerr or "supervisord could not spawn it")
+            return policy.ExitReport(
+                None, at=change.time, spawn_error=change.spawnerr or "supervisord could not spawn it"
+            )
         signaled = change.exitstatus is None or change.exitstatus < 0  # supervisord's -1 = killed by a signal
         ended = change.stopped_at if change.stopped_at is not None else change.time
         return policy.ExitReport(
@@ -322,11 +330,22 @@ class Engine:
         self._log.warning("exited", venue=venue.name, expected=False, **_exit_fields(venue, report))
         if isinstance(decision, policy.Hold):
             self._put(replace(venue, phase="held", restart=restart, pid=None, started_at=None))
-            self._log.error("held", venue=venue.name, reason=decision.reason, action=f"fix the cause, then: chronicle-fleet start {venue.name}")
+            self._log.error(
+                "held",
+                venue=venue.name,
+                reason=decision.reason,
+                action=f"fix the cause, then: chronicle-fleet start {venue.name}",
+            )
             return
         self._put(replace(venue, phase="backoff", restart=restart, pid=None, started_at=None))
         retry_wall = self._wall() + decision.delay_s
-        self._log.info("restart_scheduled", venue=venue.name, delay_s=decision.delay_s, attempt=decision.attempt, retry_at=iso(retry_wall))
+        self._log.info(
+            "restart_scheduled",
+            venue=venue.name,
+            delay_s=decision.delay_s,
+            attempt=decision.attempt,
+            retry_at=iso(retry_wall),
+        )
 
     def _archiver_error(self, venue: Venue) -> str | None:
         logfile = venue_logfile(self._config, venue.name)
@@ -336,7 +355,16 @@ class Engine:
         """A stop we (or an operator through supervisord) asked for has finished; do what was waiting on it."""
         self._log.info("stopped", venue=venue.name, expected=True, **_exit_fields(venue, report))
         then = venue.after_stop
-        venue = self._put(replace(venue, phase="stopped", pid=None, started_at=None, after_stop=None, restart=policy.operator_stopped(venue.restart)))
+        venue = self._put(
+            replace(
+                venue,
+                phase="stopped",
+                pid=None,
+                started_at=None,
+                after_stop=None,
+                restart=policy.operator_stopped(venue.restart),
+            )
+        )
         if self._shutting_down or then is None:
             return
         if then == "remove":
@@ -373,7 +401,9 @@ class Engine:
             if not self._supervisord_alive():
                 raise
             # A slow supervisord is not a dead one: retry this venue later, as after a crash.
-            report = policy.ExitReport(None, at=self._wall(), spawn_error=f"supervisord did not answer the start: {error}")
+            report = policy.ExitReport(
+                None, at=self._wall(), spawn_error=f"supervisord did not answer the start: {error}"
+            )
             self._crashed(self._venues[name], report)
             return
         if not spawned:
@@ -460,7 +490,11 @@ class Engine:
             if name not in self._venues:
                 disabled = any(v.name == name and not v.enabled for v in self._config.venues)
                 known = ", ".join(sorted(self._venues)) or "none"
-                return f"venue {name!r} is disabled in the config" if disabled else f"unknown venue {name!r} (enabled venues: {known})"
+                return (
+                    f"venue {name!r} is disabled in the config"
+                    if disabled
+                    else f"unknown venue {name!r} (enabled venues: {known})"
+                )
         return None
 
     def _start_venue(self, name: str) -> None:
@@ -522,7 +556,15 @@ class Engine:
             "uptime_s": round(wall - venue.started_at, 1) if venue.phase == "running" and venue.started_at else None,
             "restarts": venue.restart.restarts,
             "failures": venue.restart.failures,
-            "last_exit": None if last is None else {"code": last.code, "signal": last.signal, "ran_for_s": last.ran_for_s, "at": iso(last.at), "description": last.describe()},
+            "last_exit": None
+            if last is None
+            else {
+                "code": last.code,
+                "signal": last.signal,
+                "ran_for_s": last.ran_for_s,
+                "at": iso(last.at),
+                "description": last.describe(),
+            },
             "next_retry_at": None if retry_at is None else iso(wall + retry_at - now),
             "next_retry_in_s": None if retry_at is None else round(max(0.0, retry_at - now), 2),
             "held_reason": venue.restart.held_reason,
@@ -560,7 +602,12 @@ class Engine:
             self._replace(config.venue(name))
         for name in diff.added:
             self._add(config.venue(name))
-        summary = {"added": list(diff.added), "changed": list(diff.changed), "removed": list(diff.removed), "unchanged": list(diff.unchanged)}
+        summary = {
+            "added": list(diff.added),
+            "changed": list(diff.changed),
+            "removed": list(diff.removed),
+            "unchanged": list(diff.unchanged),
+        }
         self._log.info("reloaded", config=str(path), **summary)
         self._wait_for("reload", diff.touched, future, **summary)
 

@@ -60,4 +60,6 @@ class ReaderLeases:
             self._log.warning("lease_failed", venue=venue.name, queue=str(venue.queue_dir), error=str(error))
             return
         if first:
-            self._log.info("lease_held", venue=venue.name, segment_id=position.segment_id, reason="archiver not running")
+            self._log.info(
+                "lease_held", venue=venue.name, segment_id=position.segment_id, reason="archiver not running"
+            )

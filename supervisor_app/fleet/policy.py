@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from supervisor_app.errors import EXIT_PERMANENT
 from supervisor_app.fleet.config import RestartPolicy
 
-PERMANENT_EXIT_CODE = 78  # EX_CONFIG: the archiver says retrying cannot help
 _MAX_EXPONENT = 62  # 2**62 s is forever; a bigger exponent would only risk float overflow
 
 
@@ -26,7 +26,7 @@ class ExitReport:
 
     @property
     def permanent(self) -> bool:
-        return self.code == PERMANENT_EXIT_CODE
+        return self.code == EXIT_PERMANENT
 
     def describe(self) -> str:
         """A few words for logs and status: `exit code 75`, `killed by SIGKILL`."""
@@ -72,7 +72,9 @@ def backoff_delay(policy: RestartPolicy, failures: int) -> float:
     return min(policy.initial_delay_s * 2.0**exponent, policy.max_delay_s)
 
 
-def on_exit(policy: RestartPolicy, state: RestartState, report: ExitReport, now: float) -> tuple[RestartState, Decision]:
+def on_exit(
+    policy: RestartPolicy, state: RestartState, report: ExitReport, now: float
+) -> tuple[RestartState, Decision]:
     """The archiver ended without being asked to: hold it, or schedule its restart."""
     if report.permanent:
         reason = hold_reason(report)

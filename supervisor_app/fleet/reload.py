@@ -22,7 +22,9 @@ class FleetDiff:
         return (*self.added, *self.removed, *self.changed)
 
 
-def diff_fleets(old: FleetConfig, old_rendered: RenderedFleet, new: FleetConfig, new_rendered: RenderedFleet) -> FleetDiff:
+def diff_fleets(
+    old: FleetConfig, old_rendered: RenderedFleet, new: FleetConfig, new_rendered: RenderedFleet
+) -> FleetDiff:
     """A venue changed when any field of its VenueConfig or anything in its program section differs.
 
     Comparing the rendered section too catches fleet-wide settings that reach every
@@ -31,7 +33,11 @@ def diff_fleets(old: FleetConfig, old_rendered: RenderedFleet, new: FleetConfig,
     before = {venue.name: venue for venue in old.enabled_venues}
     after = {venue.name: venue for venue in new.enabled_venues}
     both = before.keys() & after.keys()
-    changed = {name for name in both if before[name] != after[name] or old_rendered.programs[name] != new_rendered.programs[name]}
+    changed = {
+        name
+        for name in both
+        if before[name] != after[name] or old_rendered.programs[name] != new_rendered.programs[name]
+    }
     return FleetDiff(
         added=tuple(sorted(after.keys() - before.keys())),
         removed=tuple(sorted(before.keys() - after.keys())),

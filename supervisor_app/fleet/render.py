@@ -77,9 +77,22 @@ def check_read_back(config: FleetConfig, rendered: RenderedFleet, python: str = 
 def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.executable) -> list[str]:
     """The archiver command line for one venue."""
     argv = [python, "-m", ARCHIVER_MODULE, "--source", str(venue.queue_dir), "--archive-root", str(config.archive_root)]
-    argv += ["--venue", venue.name, "--reader-name", venue.archiver.reader_name, "--poll-ms", str(venue.archiver.poll_ms)]
+    argv += [
+        "--venue",
+        venue.name,
+        "--reader-name",
+        venue.archiver.reader_name,
+        "--poll-ms",
+        str(venue.archiver.poll_ms),
+    ]
     if venue.compression.codec == "zstd":
-        argv += ["--compress", "--level", str(venue.compression.level), "--block-size", str(venue.compression.block_size)]
+        argv += [
+            "--compress",
+            "--level",
+            str(venue.compression.level),
+            "--block-size",
+            str(venue.compression.block_size),
+        ]
         if venue.compression.keep_raw:
             argv.append("--retain-q")
     return argv
@@ -100,7 +113,9 @@ def ini_findings(config: FleetConfig, python: str = sys.executable) -> list[Find
             seen.setdefault((path, problem), Finding(path, f"{text!r} {problem}"))
     socket = StateFiles(config.supervisor.state_dir).supervisord_socket
     if len(str(socket).encode()) > _UNIX_SOCKET_PATH_MAX:
-        message = f"is too long: the socket path {socket} exceeds the {_UNIX_SOCKET_PATH_MAX} bytes a unix socket allows"
+        message = (
+            f"is too long: the socket path {socket} exceeds the {_UNIX_SOCKET_PATH_MAX} bytes a unix socket allows"
+        )
         seen.setdefault((("supervisor", "state_dir"), "long"), Finding(("supervisor", "state_dir"), message))
     return list(seen.values())
 
@@ -162,8 +177,12 @@ def _header(config: FleetConfig, files: StateFiles) -> str:
             "minfds": max(1024, 4 * len(config.enabled_venues) + 64),
         },
     )
-    rpc = _lines("rpcinterface:supervisor", {"supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"})
-    plugin = _lines("rpcinterface:chronicle", {"supervisor.rpcinterface_factory": PLUGIN_FACTORY, "wake_socket": files.wake_socket})
+    rpc = _lines(
+        "rpcinterface:supervisor", {"supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"}
+    )
+    plugin = _lines(
+        "rpcinterface:chronicle", {"supervisor.rpcinterface_factory": PLUGIN_FACTORY, "wake_socket": files.wake_socket}
+    )
     return "\n".join([_comment(config), unix_http_server, supervisord, rpc, plugin])
 
 
@@ -218,7 +237,9 @@ def _read_back_mismatches(config: FleetConfig, text: str, python: str) -> Iterat
         if shlex.split(program.command) != archiver_argv(config, venue, python):
             yield Finding(("venues", index), f"its command reads back as {program.command!r}")
         if program.stdout_logfile != str(venue_logfile(config, venue.name)):
-            yield Finding(("supervisor", "log_dir"), f"the log file of {venue.name} reads back as {program.stdout_logfile!r}")
+            yield Finding(
+                ("supervisor", "log_dir"), f"the log file of {venue.name} reads back as {program.stdout_logfile!r}"
+            )
     extra = set(read_back) - {venue.name for venue in config.enabled_venues}
     if extra:
         yield Finding((), f"the rendered configuration declares unexpected programs: {sorted(extra)}")

@@ -166,21 +166,23 @@ def _as_list(value: object) -> list[Any]:
 
 
 _Explainer = Callable[[ValidationError, DataPath, _Context], Iterable[Finding]]
-_EXPLAINERS: Mapping[str, _Explainer] = MappingProxyType({
-    "type": _type,
-    "required": _required,
-    "additionalProperties": _unknown_keys,
-    "oneOf": _one_of,
-    "minimum": _bound,
-    "maximum": _bound,
-    "exclusiveMinimum": _bound,
-    "exclusiveMaximum": _bound,
-    "pattern": _pattern,
-    "minLength": _length,
-    "maxLength": _length,
-    "enum": _choice,
-    "const": _choice,
-    "minItems": _count,
-    "maxItems": _count,
-    "maxProperties": _count,
-})
+_EXPLAINERS: Mapping[str, _Explainer] = MappingProxyType(
+    {
+        "type": _type,
+        "required": _required,
+        "additionalProperties": _unknown_keys,
+        "oneOf": _one_of,
+        "minimum": _bound,
+        "maximum": _bound,
+        "exclusiveMinimum": _bound,
+        "exclusiveMaximum": _bound,
+        "pattern": _pattern,
+        "minLength": _length,
+        "maxLength": _length,
+        "enum": _choice,
+        "const": _choice,
+        "minItems": _count,
+        "maxItems": _count,
+        "maxProperties": _count,
+    }
+)

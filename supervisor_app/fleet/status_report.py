@@ -20,12 +20,17 @@ def with_archive_progress(venues: list[dict[str, Any]], now_ns: int) -> list[dic
 def _progress(venue: dict[str, Any], now_ns: int) -> dict[str, Any]:
     try:
         progress = archive_progress(
-            Path(venue["queue_dir"]), venue["reader_name"], ArchiveLayout(Path(venue["archive_root"]), venue["venue"]), now_ns
+            Path(venue["queue_dir"]),
+            venue["reader_name"],
+            ArchiveLayout(Path(venue["archive_root"]), venue["venue"]),
+            now_ns,
         )
     except (OSError, ChronicleFleetError) as error:
         return {"error": str(error), "risks": [f"progress unreadable: {error}"]}
     data = asdict(progress)
     data["risks"] = list(progress.risks)
     at = progress.last_archived_at_ns
-    data["last_archived_at"] = None if at is None else dt.datetime.fromtimestamp(at / 1e9, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    data["last_archived_at"] = (
+        None if at is None else dt.datetime.fromtimestamp(at / 1e9, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    )
     return data

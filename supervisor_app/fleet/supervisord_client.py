@@ -114,20 +114,34 @@ class SupervisordClient:
 
     def start(self, name: str) -> bool:
         """Spawn `name` without waiting; False if it already runs or could not spawn (the feed then says FATAL)."""
-        return self._call(lambda p: p.supervisor.startProcess(name, False), ignore={Faults.ALREADY_STARTED, Faults.SPAWN_ERROR}, default=False) is True
+        return (
+            self._call(
+                lambda p: p.supervisor.startProcess(name, False),
+                ignore={Faults.ALREADY_STARTED, Faults.SPAWN_ERROR},
+                default=False,
+            )
+            is True
+        )
 
     def start_many(self, names: list[str]) -> list[bool]:
         """start() for each name in one round trip: supervisord forks them all before any gets busy."""
         calls = [{"methodName": "supervisor.startProcess", "params": [name, False]} for name in names]
         results = self._call(lambda p: p.system.multicall(calls))
         for name, result in zip(names, results):
-            if isinstance(result, dict) and result.get("faultCode") not in (None, Faults.ALREADY_STARTED, Faults.SPAWN_ERROR):
+            if isinstance(result, dict) and result.get("faultCode") not in (
+                None,
+                Faults.ALREADY_STARTED,
+                Faults.SPAWN_ERROR,
+            ):
                 raise SupervisordError(f"supervisord refused to start {name}: {result.get('faultString')}")
         return [result is True for result in results]
 
     def stop(self, name: str) -> bool:
         """Send the stop signal without waiting; False if it was not running."""
-        return self._call(lambda p: p.supervisor.stopProcess(name, False), ignore={Faults.NOT_RUNNING}, default=False) is True
+        return (
+            self._call(lambda p: p.supervisor.stopProcess(name, False), ignore={Faults.NOT_RUNNING}, default=False)
+            is True
+        )
 
     def reread(self) -> tuple[list[str], list[str], list[str]]:
         """Make supervisord read its config file again; (added, changed, removed) groups."""
@@ -143,7 +157,13 @@ class SupervisordClient:
     def shutdown(self) -> None:
         self._call(lambda p: p.supervisor.shutdown(), ignore={Faults.SHUTDOWN_STATE})
 
-    def _call(self, method: Callable[[xmlrpc.client.ServerProxy], T], *, ignore: frozenset[int] | set[int] = frozenset(), default: Any = None) -> T:
+    def _call(
+        self,
+        method: Callable[[xmlrpc.client.ServerProxy], T],
+        *,
+        ignore: frozenset[int] | set[int] = frozenset(),
+        default: Any = None,
+    ) -> T:
         try:
             return method(self._proxy)
         except xmlrpc.client.Fault as fault:

@@ -79,7 +79,9 @@ class SupervisordProcess:
         deadline = time.monotonic() + timeout_s
         while True:
             if not self.alive():
-                raise SupervisordError(f"supervisord exited with code {self._popen.returncode} while starting; see {log_path}")
+                raise SupervisordError(
+                    f"supervisord exited with code {self._popen.returncode} while starting; see {log_path}"
+                )
             try:
                 if client.state() == "RUNNING":
                     return

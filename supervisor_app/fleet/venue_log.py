@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 _TAIL_BYTES = 64 * 1024
-_ERROR_LEVELS = {"error", "critical", "exception"}
+_ERROR_LEVELS = frozenset({"error", "critical", "exception"})
 
 
 def last_error(path: Path) -> str | None:

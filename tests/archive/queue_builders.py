@@ -39,7 +39,9 @@ class LiveWriter(threading.Thread):
 
     def run(self) -> None:
         rng = random.Random(3)
-        with QueueWriter(self.queue, segment_size=LIVE_SEGMENT_SIZE, retention=True, retention_rule=self.rule) as writer:
+        with QueueWriter(
+            self.queue, segment_size=LIVE_SEGMENT_SIZE, retention=True, retention_rule=self.rule
+        ) as writer:
             seq = 0
             while not self.stop.is_set():
                 current = writer.current_segment_id

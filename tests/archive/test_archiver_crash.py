@@ -25,7 +25,18 @@ SEGMENT_SIZE = 512 * 1024
 
 
 def archiver(queue: Path, root: Path, compress: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "crashy", "--once"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "supervisor_app.cli.archiver",
+        "--source",
+        str(queue),
+        "--archive-root",
+        str(root),
+        "--venue",
+        "crashy",
+        "--once",
+    ]
     if compress:
         # Small blocks: many frames per segment, so kills land between frame writes too.
         cmd += ["--compress", "--block-size", "65536"]
@@ -71,7 +82,9 @@ def test_random_sigkills_never_lose_or_expose_partial_data(compress: bool, tmp_p
             kills_mid_work += 1
         window_s *= 0.7 if position - before > 1 else 1.3
         # The position never runs ahead of what meta.json says is durably archived.
-        assert set(range(position)) <= archived_segment_ids(root), f"seed={seed} position={position} archived={sorted(archived_segment_ids(root))}"
+        assert set(range(position)) <= archived_segment_ids(root), (
+            f"seed={seed} position={position} archived={sorted(archived_segment_ids(root))}"
+        )
         assert_final_files_are_whole(root, sources)
 
     assert kills_mid_work >= 20, f"only {kills_mid_work} kills landed while work remained (seed={seed})"

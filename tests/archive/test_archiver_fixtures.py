@@ -83,7 +83,9 @@ def test_archive_matches_reference(case: str, mode: str, fixtures_dir: Path, fix
 
 
 @pytest.mark.parametrize("case", FIXTURE_CASES)
-def test_meta_json_keeps_reference_fields_and_covers_every_segment(case: str, fixtures_dir: Path, fixture_queue, tmp_path: Path) -> None:
+def test_meta_json_keeps_reference_fields_and_covers_every_segment(
+    case: str, fixtures_dir: Path, fixture_queue, tmp_path: Path
+) -> None:
     venue = FIXTURE_CASES[case]
     queue = fixture_queue(case)
     root = tmp_path / "archive"

@@ -18,7 +18,19 @@ from tests.archive.queue_builders import LiveWriter
 
 
 def start_archiver(queue: Path, root: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "racy", "--poll-ms", "20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "supervisor_app.cli.archiver",
+        "--source",
+        str(queue),
+        "--archive-root",
+        str(root),
+        "--venue",
+        "racy",
+        "--poll-ms",
+        "20",
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -48,7 +60,23 @@ def test_no_segment_is_lost_to_retention_across_restarts(tmp_path: Path) -> None
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
-    subprocess.run([sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "racy", "--once"], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supervisor_app.cli.archiver",
+            "--source",
+            str(queue),
+            "--archive-root",
+            str(root),
+            "--venue",
+            "racy",
+            "--once",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
     assert archived_segment_ids(root) == set(range(writer.highest_sealed + 1))
     assert not (root / "raw/v1/racy/missing-segments.json").exists()

@@ -19,7 +19,14 @@ PARTITION = Path("raw/v1/binance-perp/2026-01-24/raw")
 def archive(fixture_queue, tmp_path: Path) -> Path:
     root = tmp_path / "archive"
     root.mkdir()
-    config = ArchiverConfig(source=fixture_queue("basic"), archive_root=root, venue="binance-perp", compress=True, retain_raw=True, block_size=16384)
+    config = ArchiverConfig(
+        source=fixture_queue("basic"),
+        archive_root=root,
+        venue="binance-perp",
+        compress=True,
+        retain_raw=True,
+        block_size=16384,
+    )
     RawArchiver(config, log=structlog.get_logger(), stop=threading.Event()).run_once()
     return root
 
@@ -83,7 +90,11 @@ def test_filters_and_missing_segments(archive: Path) -> None:
     assert verify_archive(archive, venue="binance-perp", date="2026-01-25").segments == 0
     assert messages(archive, venue="nope") == ["nope: no archive for venue 'nope'"]
     missing = archive / "raw/v1/binance-perp/missing-segments.json"
-    missing.write_text(json.dumps({"venue": "binance-perp", "missing_segments": [{"segment_id": 9, "detected_at_ns": 1, "reason": "gone"}]}))
+    missing.write_text(
+        json.dumps(
+            {"venue": "binance-perp", "missing_segments": [{"segment_id": 9, "detected_at_ns": 1, "reason": "gone"}]}
+        )
+    )
     report = verify_archive(archive)
     assert report.problems == ()
     assert [w.message for w in report.warnings] == ["segment 9 was deleted from the source before it was archived"]

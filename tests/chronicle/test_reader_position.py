@@ -215,13 +215,14 @@ def test_concurrent_registrations_both_land(tmp_path: Path) -> None:
         assert sorted(os.listdir(queue_dir)) == ["readers"]
 
 
-
 COMMITS = 1000
 
 
 def _commit_all(path: Path) -> None:
     for segment_id in range(1, COMMITS + 1):
-        update_position(path, lambda current, s=segment_id: ReaderPosition(s, 64, current.heartbeat_ns, current.generation))
+        update_position(
+            path, lambda current, s=segment_id: ReaderPosition(s, 64, current.heartbeat_ns, current.generation)
+        )
 
 
 def _beat_all(path: Path) -> None:

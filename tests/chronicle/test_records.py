@@ -64,16 +64,12 @@ def test_falls_back_to_the_python_scan_without_the_c_module() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == (
-        "python RecordSummary(record_count=0, pad_count=0, min_timestamp_ns=None,"
-        " max_timestamp_ns=None, data_end=64)"
+        "python RecordSummary(record_count=0, pad_count=0, min_timestamp_ns=None, max_timestamp_ns=None, data_end=64)"
     )
 
 
 def test_fixture_record_counts(fixture_case: FixtureCase) -> None:
-    counts = [
-        sum(1 for _ in iter_records(fixture_case.segment_path(i).read_bytes()))
-        for i in fixture_case.segment_ids
-    ]
+    counts = [sum(1 for _ in iter_records(fixture_case.segment_path(i).read_bytes())) for i in fixture_case.segment_ids]
     assert counts == RECORD_COUNTS[fixture_case.name]
 
 

@@ -132,10 +132,20 @@ class RunningFleet:
 
     def events(self, event: str | None = None, venue: str | None = None) -> list[dict[str, Any]]:
         """run's own JSON events so far, filtered."""
-        return [e for e in json_lines(self.stderr) if (event is None or e["event"] == event) and (venue is None or e.get("venue") == venue)]
+        return [
+            e
+            for e in json_lines(self.stderr)
+            if (event is None or e["event"] == event) and (venue is None or e.get("venue") == venue)
+        ]
 
-    def wait_events(self, event: str, venue: str | None = None, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
-        return wait_until(lambda: (found := self.events(event, venue)) and len(found) >= count and found, timeout=timeout, what=f"{count} x {event} {venue or ''}")
+    def wait_events(
+        self, event: str, venue: str | None = None, count: int = 1, timeout: float = 15.0
+    ) -> list[dict[str, Any]]:
+        return wait_until(
+            lambda: (found := self.events(event, venue)) and len(found) >= count and found,
+            timeout=timeout,
+            what=f"{count} x {event} {venue or ''}",
+        )
 
     def terminate(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
@@ -164,7 +174,9 @@ class FleetLauncher:
         config = write_yaml(root / "fleet.yaml", data)
         stdout, stderr = root / "run.stdout", root / "run.stderr"
         with stdout.open("wb") as out, stderr.open("wb") as err:
-            process = subprocess.Popen([*CLI, "run", "-c", str(config)], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [*CLI, "run", "-c", str(config)], stdout=out, stderr=err, stdin=subprocess.DEVNULL
+            )
         fleet = RunningFleet(root, config, process, stdout, stderr)
         self.fleets.append(fleet)
         names = tuple(v["name"] for v in data["venues"] if v.get("enabled", True)) if wait_for is None else wait_for

@@ -21,7 +21,18 @@ VENUE = "binance-perp"
 
 
 def archiver_cmd(queue: Path, root: Path, *extra: str, venue: str = VENUE) -> list[str]:
-    return [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", venue, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "supervisor_app.cli.archiver",
+        "--source",
+        str(queue),
+        "--archive-root",
+        str(root),
+        "--venue",
+        venue,
+        *extra,
+    ]
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -89,7 +100,9 @@ def test_missing_source_once_exits_0_after_saying_so(root: Path, tmp_path: Path)
 
 
 def test_missing_source_in_loop_mode_logs_once_and_waits(root: Path, tmp_path: Path) -> None:
-    proc = subprocess.Popen(archiver_cmd(tmp_path / "no-queue", root, "--poll-ms", "20"), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        archiver_cmd(tmp_path / "no-queue", root, "--poll-ms", "20"), stderr=subprocess.PIPE, text=True
+    )
     assert proc.stderr is not None
     seen = [proc.stderr.readline() for _ in range(2)]  # archiver_started, then source_missing
     time.sleep(0.5)  # some 25 polls more, none of which may say it again
@@ -130,7 +143,9 @@ def test_io_error_exits_75_and_leaves_no_partial_file(queue: Path, root: Path) -
 def test_sigterm_stops_the_loop_cleanly(queue: Path, root: Path) -> None:
     proc = subprocess.Popen(archiver_cmd(queue, root, "--poll-ms", "50"), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
-    while load_position(queue / "readers" / "raw-archiver.meta").segment_id < 4 if (queue / "readers").exists() else True:
+    while (
+        load_position(queue / "readers" / "raw-archiver.meta").segment_id < 4 if (queue / "readers").exists() else True
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     started = time.monotonic()

@@ -36,7 +36,9 @@ def invalid(tmp_path: Path) -> Path:
 
 def run_module(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """The real command line, in a child process: `python -m supervisor_app ...`."""
-    return subprocess.run([sys.executable, "-m", "supervisor_app", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor_app", *args], capture_output=True, text=True, cwd=cwd, timeout=60
+    )
 
 
 def with_venv_on_path() -> dict[str, str]:
@@ -50,7 +52,9 @@ def test_valid_files_exit_0_and_print_no_problem(capsys: pytest.CaptureFixture[s
     assert err.strip() == f"{1 + len(EXAMPLES)} files valid"
 
 
-def test_one_invalid_file_makes_exit_1_and_only_its_problems_print(capsys: pytest.CaptureFixture[str], valid: Path, invalid: Path) -> None:
+def test_one_invalid_file_makes_exit_1_and_only_its_problems_print(
+    capsys: pytest.CaptureFixture[str], valid: Path, invalid: Path
+) -> None:
     assert main(["validate-config", str(valid), str(invalid)]) == exit_codes.FAILURE
     out, err = capsys.readouterr()
     assert out.splitlines() == [
@@ -98,14 +102,19 @@ def test_show_config_prints_the_resolved_config(capsys: pytest.CaptureFixture[st
     assert shown["restart"] == {"initial_delay_s": 1.0, "max_delay_s": 60.0, "healthy_after_s": 60.0}
 
 
-def test_show_config_of_an_invalid_file_prints_problems_on_stderr(capsys: pytest.CaptureFixture[str], invalid: Path) -> None:
+def test_show_config_of_an_invalid_file_prints_problems_on_stderr(
+    capsys: pytest.CaptureFixture[str], invalid: Path
+) -> None:
     assert main(["show-config", str(invalid)]) == exit_codes.FAILURE
     out, err = capsys.readouterr()
     assert out == ""
     assert len(err.splitlines()) == 2 and all(line.startswith(f"{invalid}:") for line in err.splitlines())
 
 
-@pytest.mark.parametrize("argv", [["validate-config"], ["validate-config", "--format", "xml", "f.yaml"], ["show-config"], ["show-config", "a", "b"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["validate-config"], ["validate-config", "--format", "xml", "f.yaml"], ["show-config"], ["show-config", "a", "b"]],
+)
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(argv)
@@ -121,7 +130,10 @@ def test_subprocess_valid_examples_exit_0() -> None:
 def test_subprocess_invalid_file_exits_1_with_position(invalid: Path) -> None:
     result = run_module("validate-config", invalid.name, cwd=invalid.parent)
     assert result.returncode == 1
-    assert result.stdout.splitlines()[1] == "invalid.yaml:8:26: venues[0].compression.level: 30 is greater than the maximum of 22"
+    assert (
+        result.stdout.splitlines()[1]
+        == "invalid.yaml:8:26: venues[0].compression.level: 30 is greater than the maximum of 22"
+    )
 
 
 def test_subprocess_usage_error_exits_2() -> None:
@@ -138,18 +150,29 @@ def test_subprocess_json_and_show_config(valid: Path) -> None:
 
 def test_pre_commit_hook_runs_validate_config_over_the_configs(tmp_path: Path, invalid: Path) -> None:
     hook = yaml.safe_load((REPO / "ops" / "pre-commit-config.yaml").read_text())["repos"][0]["hooks"][0]
-    configs = [str(path.relative_to(REPO)) for path in sorted(REPO.rglob("*.y*ml")) if re.search(hook["files"], str(path.relative_to(REPO)))]
+    configs = [
+        str(path.relative_to(REPO))
+        for path in sorted(REPO.rglob("*.y*ml"))
+        if re.search(hook["files"], str(path.relative_to(REPO)))
+    ]
     assert configs == ["configs/demo.yaml", "configs/fleet.example.yaml"]
     command = shlex.split(hook["entry"])
     assert subprocess.run([*command, *configs], cwd=REPO, env=with_venv_on_path(), timeout=60).returncode == 0
-    assert subprocess.run([*command, str(invalid)], cwd=REPO, env=with_venv_on_path(), capture_output=True, timeout=60).returncode == 1
+    assert (
+        subprocess.run(
+            [*command, str(invalid)], cwd=REPO, env=with_venv_on_path(), capture_output=True, timeout=60
+        ).returncode
+        == 1
+    )
 
 
 def test_ci_job_runs_validate_config_over_the_configs() -> None:
     job = yaml.safe_load((REPO / "ops" / "ci" / "validate-config.yml").read_text())["jobs"]["validate-config"]
     (command,) = [step["run"] for step in job["steps"] if "validate-config" in step.get("run", "")]
     assert "configs/" in command and "--check-paths" not in command
-    result = subprocess.run(command, shell=True, cwd=REPO, env=with_venv_on_path(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        command, shell=True, cwd=REPO, env=with_venv_on_path(), capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from supervisor_app.demo.workspace import DEMO_VENUES
 
-ROW = re.compile(r"^(?P<venue>\S+)\s+(?P<segments>\d+)\s+[\d.]+ MiB\s+[\d.]+ MiB\s+[\d.]+x\s+(?P<restarts>\d+)\s+.*\s(?P<matched>\d+)/(?P<archived>\d+)$")
+ROW = re.compile(
+    r"^(?P<venue>\S+)\s+(?P<segments>\d+)\s+[\d.]+ MiB\s+[\d.]+ MiB\s+[\d.]+x\s+(?P<restarts>\d+)\s+.*\s(?P<matched>\d+)/(?P<archived>\d+)$"
+)
 
 
 def test_short_demo_archives_restarts_and_verifies(tmp_path: Path) -> None:
@@ -38,6 +40,11 @@ def test_short_demo_archives_restarts_and_verifies(tmp_path: Path) -> None:
 
 def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
-    result = subprocess.run([sys.executable, "-m", "supervisor_app", "demo", "--workdir", str(tmp_path), "--duration", "1"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "supervisor_app", "demo", "--workdir", str(tmp_path), "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and "is not a demo directory" in result.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"

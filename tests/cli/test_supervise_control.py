@@ -38,7 +38,11 @@ def test_restart_stop_start_touch_only_the_named_venues(launcher: FleetLauncher)
 
     assert fleet.ctl("start", "gamma").returncode == 0
     final = _pids(fleet.wait_running("gamma"))
-    assert final["gamma"] not in (None, before["gamma"]) and final["alpha"] == before["alpha"] and final["beta"] == after["beta"]
+    assert (
+        final["gamma"] not in (None, before["gamma"])
+        and final["alpha"] == before["alpha"]
+        and final["beta"] == after["beta"]
+    )
     assert fleet.events("exited") == []  # an operator's stop is not a crash
 
 
@@ -57,7 +61,20 @@ def test_refusals_change_nothing_and_exit_non_zero(launcher: FleetLauncher) -> N
     as_json = fleet.ctl("status", "--json")
     assert as_json.returncode == 0 and [v["pid"] for v in json.loads(as_json.stdout)] == [before["alpha"]]
     table = fleet.ctl("status").stdout.splitlines()
-    assert table[0].split() == ["VENUE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "EXIT", "LAG", "HEARTBEAT", "LAST", "ARCHIVED", "NOTE"]
+    assert table[0].split() == [
+        "VENUE",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "LAST",
+        "EXIT",
+        "LAG",
+        "HEARTBEAT",
+        "LAST",
+        "ARCHIVED",
+        "NOTE",
+    ]
     assert table[1].split()[:3] == ["alpha", "running", str(before["alpha"])]
 
 

@@ -71,7 +71,10 @@ def test_percent_and_brackets_reach_the_archiver_verbatim(launcher: FleetLaunche
     data = fleet_yaml(root, [{"name": "alpha", "queue": str(queue)}], archive_root=str(archive))
     fleet = launcher.start(root, data)
 
-    started = wait_until(lambda: [e for e in json_lines(root / "logs" / "alpha.log") if e["event"] == "archiver_started"], what="archiver_started")
+    started = wait_until(
+        lambda: [e for e in json_lines(root / "logs" / "alpha.log") if e["event"] == "archiver_started"],
+        what="archiver_started",
+    )
     assert (started[0]["source"], started[0]["archive_root"]) == (str(queue), str(archive))
     assert "%%(here)s" in (fleet.state_dir / "supervisord.conf").read_text()
     assert fleet.status()["alpha"]["state"] == "running"

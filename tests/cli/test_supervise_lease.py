@@ -34,8 +34,16 @@ def test_a_held_venue_loses_nothing_while_the_writer_keeps_rolling(launcher: Fle
     writer = LiveWriter(queue, rule=RetentionRule(reader_timeout_ns=int(TIMEOUT_S * 1e9)), pause_s=0.05)
     writer.start()
     try:
-        fleet = launcher.start(root, fleet_yaml(root, [{"name": "held", "bus": "main"}], defaults={"compression": {"codec": "none"}}), wait_for=())
-        wait_until(lambda: (fleet.try_status() or {}).get("held", {}).get("state") == "held", timeout=20, what="the venue to be held")
+        fleet = launcher.start(
+            root,
+            fleet_yaml(root, [{"name": "held", "bus": "main"}], defaults={"compression": {"codec": "none"}}),
+            wait_for=(),
+        )
+        wait_until(
+            lambda: (fleet.try_status() or {}).get("held", {}).get("state") == "held",
+            timeout=20,
+            what="the venue to be held",
+        )
         [held] = fleet.events("held", "held")
         assert "000000003.q already exists with different bytes" in held["reason"]
 
@@ -56,7 +64,11 @@ def test_a_held_venue_loses_nothing_while_the_writer_keeps_rolling(launcher: Fle
     finally:
         writer.stop.set()
         writer.join(timeout=10)
-    wait_until(lambda: load_position(position_path(queue, "raw-archiver")).segment_id > writer.highest_sealed, timeout=60, what="the archiver to catch up")
+    wait_until(
+        lambda: load_position(position_path(queue, "raw-archiver")).segment_id > writer.highest_sealed,
+        timeout=60,
+        what="the archiver to catch up",
+    )
     assert fleet.terminate() == 0
 
     assert archived_segment_ids(root / "archive") == set(range(writer.highest_sealed + 1))

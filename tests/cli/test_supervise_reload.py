@@ -46,7 +46,12 @@ def test_reload_restarts_only_what_changed(launcher: FleetLauncher) -> None:
     assert after["beta"] == before["beta"]
     assert after["alpha"] != before["alpha"]
     [reloaded] = fleet.events("reloaded")
-    assert (reloaded["added"], reloaded["changed"], reloaded["removed"], reloaded["unchanged"]) == (["delta"], ["alpha"], ["gamma"], ["beta"])
+    assert (reloaded["added"], reloaded["changed"], reloaded["removed"], reloaded["unchanged"]) == (
+        ["delta"],
+        ["alpha"],
+        ["gamma"],
+        ["beta"],
+    )
     assert "--level 9" in (fleet.state_dir / "supervisord.conf").read_text()
 
     # SIGHUP re-reads the file last applied: edit it in place to change beta alone.
@@ -54,7 +59,12 @@ def test_reload_restarts_only_what_changed(launcher: FleetLauncher) -> None:
     write_yaml(second, changed)
     fleet.process.send_signal(signal.SIGHUP)
     fleet.wait_events("reloaded", count=2)
-    final = _pids(wait_until(lambda: (s := fleet.try_status()) and all(v["state"] == "running" for v in s.values()) and s, what="all running"))
+    final = _pids(
+        wait_until(
+            lambda: (s := fleet.try_status()) and all(v["state"] == "running" for v in s.values()) and s,
+            what="all running",
+        )
+    )
     assert final["beta"] != after["beta"]
     assert {n: final[n] for n in ("alpha", "delta")} == {n: after[n] for n in ("alpha", "delta")}
 

@@ -41,7 +41,9 @@ def _replaced(fleet: RunningFleet, venue: str, old_pid: int) -> dict[str, dict[s
 def test_a_killed_archiver_is_replaced_within_1_5_s_and_logged(launcher: FleetLauncher) -> None:
     root = launcher.root()
     defaults = {"initial_delay": "1s", "max_delay": "1m", "healthy_after": "1m"}  # the shipped defaults
-    fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}, {"name": "beta", "bus": "main"}], restart=defaults))
+    fleet = launcher.start(
+        root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}, {"name": "beta", "bus": "main"}], restart=defaults)
+    )
     before = fleet.status()
 
     killed_at = time.time()
@@ -52,7 +54,12 @@ def test_a_killed_archiver_is_replaced_within_1_5_s_and_logged(launcher: FleetLa
     assert after["alpha"]["restarts"] == 1
     assert after["alpha"]["last_exit"]["signal"] == "SIGKILL"
     [exited] = fleet.events("exited", "alpha")
-    assert (exited["child_pid"], exited["signal"], exited["exit_code"], exited["expected"]) == (before["alpha"]["pid"], "SIGKILL", None, False)
+    assert (exited["child_pid"], exited["signal"], exited["exit_code"], exited["expected"]) == (
+        before["alpha"]["pid"],
+        "SIGKILL",
+        None,
+        False,
+    )
     assert exited["level"] == "warning"
     [scheduled] = fleet.events("restart_scheduled", "alpha")
     assert (scheduled["delay_s"], scheduled["attempt"]) == (1.0, 1)
@@ -64,19 +71,29 @@ def test_repeated_crashes_back_off_exponentially_then_reset(launcher: FleetLaunc
     root = launcher.root()
     archive = root / "archive-not-mounted"  # a missing archive root: the archiver exits 75 (temporary)
     restart = {"initial_delay": "100ms", "max_delay": "400ms", "healthy_after": "3s"}  # far above a failing start
-    fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}], restart=restart, archive_root=str(archive)), wait_for=())
+    fleet = launcher.start(
+        root,
+        fleet_yaml(root, [{"name": "alpha", "bus": "main"}], restart=restart, archive_root=str(archive)),
+        wait_for=(),
+    )
 
     scheduled = fleet.wait_events("restart_scheduled", "alpha", count=5)
     assert [e["delay_s"] for e in scheduled[:5]] == [0.1, 0.2, 0.4, 0.4, 0.4]
     assert [e["attempt"] for e in scheduled[:5]] == [1, 2, 3, 4, 5]
     assert {e["exit_code"] for e in fleet.events("exited", "alpha")} == {75}
-    backing_off = wait_until(lambda: (s := fleet.try_status()) and s["alpha"]["state"] == "backoff" and s["alpha"], what="a backoff in status")
+    backing_off = wait_until(
+        lambda: (s := fleet.try_status()) and s["alpha"]["state"] == "backoff" and s["alpha"],
+        what="a backoff in status",
+    )
     assert backing_off["next_retry_at"] and backing_off["failures"] >= 1 and backing_off["last_exit"]["code"] == 75
 
     archive.mkdir()  # the disk is back: the next try stays up, and after healthy_after the backoff resets
     fleet.wait_events("backoff_reset", "alpha", timeout=15)
     os.kill(fleet.status()["alpha"]["pid"], signal.SIGKILL)
-    after_reset = wait_until(lambda: (e := fleet.events("restart_scheduled", "alpha")) and e[-1]["attempt"] == 1 and e[-1], what="a fresh backoff")
+    after_reset = wait_until(
+        lambda: (e := fleet.events("restart_scheduled", "alpha")) and e[-1]["attempt"] == 1 and e[-1],
+        what="a fresh backoff",
+    )
     assert after_reset["delay_s"] == 0.1
     assert fleet.events("exited", "alpha")[-1]["signal"] == "SIGKILL"
 
@@ -85,7 +102,13 @@ def test_a_permanent_error_holds_the_venue_until_an_operator_starts_it(launcher:
     root = launcher.root()
     archive = root / "archive-is-a-file"
     archive.write_text("not a directory\n")  # exit 78: retrying cannot help
-    fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}], archive_root=str(archive), restart={"initial_delay": "100ms"}), wait_for=())
+    fleet = launcher.start(
+        root,
+        fleet_yaml(
+            root, [{"name": "alpha", "bus": "main"}], archive_root=str(archive), restart={"initial_delay": "100ms"}
+        ),
+        wait_for=(),
+    )
 
     [held] = fleet.wait_events("held", "alpha")
     assert held["level"] == "error"
@@ -108,10 +131,17 @@ def test_sigterm_stops_every_archiver_cleanly_mid_segment(launcher: FleetLaunche
     root = launcher.root()
     for venue in ("alpha", "beta"):
         write_queue(root / "bus" / "streams" / "raw" / venue / "queue", segments=12, segment_size=1024 * 1024)
-    data = fleet_yaml(root, [{"name": "alpha", "bus": "main"}, {"name": "beta", "bus": "main"}], defaults={"compression": {"level": 19}})
+    data = fleet_yaml(
+        root,
+        [{"name": "alpha", "bus": "main"}, {"name": "beta", "bus": "main"}],
+        defaults={"compression": {"level": 19}},
+    )
     fleet = launcher.start(root, data)
     pids = {name: v["pid"] for name, v in fleet.status().items()}
-    wait_until(lambda: any(e["event"] == "segment_archived" for e in json_lines(root / "logs" / "alpha.log")), what="alpha archiving")
+    wait_until(
+        lambda: any(e["event"] == "segment_archived" for e in json_lines(root / "logs" / "alpha.log")),
+        what="alpha archiving",
+    )
 
     assert fleet.terminate(signal.SIGTERM, timeout=30) == 0
 
@@ -134,10 +164,16 @@ def test_journald_mode_and_private_state_dir(launcher: FleetLauncher) -> None:
     root = launcher.root()
     fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}], supervisor={"log_dir": None}))
 
-    started = wait_until(lambda: [e for e in json_lines(fleet.stdout) if e["event"] == "archiver_started"], what="archiver output on stdout")
+    started = wait_until(
+        lambda: [e for e in json_lines(fleet.stdout) if e["event"] == "archiver_started"],
+        what="archiver output on stdout",
+    )
     assert started[0]["venue"] == "alpha" and started[0]["pid"] == fleet.status()["alpha"]["pid"]
     state = fleet.state_dir
-    modes = {name: stat.S_IMODE((state / name).stat().st_mode) for name in ("supervisord.sock", "control.sock", "supervisord.conf")}
+    modes = {
+        name: stat.S_IMODE((state / name).stat().st_mode)
+        for name in ("supervisord.sock", "control.sock", "supervisord.conf")
+    }
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert modes == {"supervisord.sock": 0o700, "control.sock": 0o600, "supervisord.conf": 0o600}
     conf = (state / "supervisord.conf").read_text()
@@ -158,4 +194,7 @@ def test_if_supervisord_dies_run_stops_the_orphans_and_exits_75(launcher: FleetL
     assert fleet.process.wait(30) == 75  # EX_TEMPFAIL: systemd restarts the service
     assert [e["child_pid"] for e in fleet.events("orphan_stopping")] == [archiver]
     assert fleet.events("supervisord_failed")[0]["level"] == "error"
-    wait_until(lambda: not Path(f"/proc/{archiver}").exists() or "Z" in Path(f"/proc/{archiver}/stat").read_text().split()[2], what="the orphan gone")
+    wait_until(
+        lambda: not Path(f"/proc/{archiver}").exists() or "Z" in Path(f"/proc/{archiver}/stat").read_text().split()[2],
+        what="the orphan gone",
+    )

@@ -25,8 +25,14 @@ def test_status_shows_lag_heartbeat_and_last_archived(launcher: FleetLauncher) -
     root = launcher.root()
     queue = root / "bus/streams/raw/alpha/queue"
     write_queue(queue, segments=4, segment_size=SEGMENT)
-    fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}], defaults={"archiver": {"poll_interval": "50ms"}}))
-    caught_up = wait_until(lambda: (a := archive_status(fleet, "alpha"))["position_segment"] == 4 and a, timeout=20, what="segments 0-3 archived")
+    fleet = launcher.start(
+        root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}], defaults={"archiver": {"poll_interval": "50ms"}})
+    )
+    caught_up = wait_until(
+        lambda: (a := archive_status(fleet, "alpha"))["position_segment"] == 4 and a,
+        timeout=20,
+        what="segments 0-3 archived",
+    )
     assert caught_up["last_archived_segment"] == 3 and caught_up["last_archived_at"]
     assert caught_up["segments_behind"] == 0 and caught_up["risks"] == []
     assert caught_up["heartbeat_age_s"] < 5
@@ -37,7 +43,11 @@ def test_status_shows_lag_heartbeat_and_last_archived(launcher: FleetLauncher) -
         for _ in range(3):
             writer.roll()
     beat_after_stop = load_position(position_path(queue, "raw-archiver")).heartbeat_ns
-    wait_until(lambda: load_position(position_path(queue, "raw-archiver")).heartbeat_ns > beat_after_stop, timeout=10, what="a lease heartbeat")
+    wait_until(
+        lambda: load_position(position_path(queue, "raw-archiver")).heartbeat_ns > beat_after_stop,
+        timeout=10,
+        what="a lease heartbeat",
+    )
     stopped = archive_status(fleet, "alpha")
     assert stopped["segments_behind"] == 4  # 4 (PAD-repaired on reopen) and the three rolls 5, 6, 7
     assert stopped["bytes_behind"] == 4 * SEGMENT

@@ -11,7 +11,19 @@ VERIFY = [sys.executable, "-m", "supervisor_app", "verify"]
 
 
 def archive_basic(queue: Path, root: Path) -> None:
-    cmd = [sys.executable, "-m", "supervisor_app.cli.archiver", "--source", str(queue), "--archive-root", str(root), "--venue", "binance-perp", "--once", "--compress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "supervisor_app.cli.archiver",
+        "--source",
+        str(queue),
+        "--archive-root",
+        str(root),
+        "--venue",
+        "binance-perp",
+        "--once",
+        "--compress",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
 
@@ -26,7 +38,9 @@ def test_verify_exits_0_on_a_sound_archive_and_1_with_the_path_on_damage(fixture
 
     damaged = root / "raw/v1/binance-perp/2026-01-24/raw/000000002.q.zst"
     damaged.write_bytes(damaged.read_bytes()[:-10])
-    bad = subprocess.run([*VERIFY, "--archive-root", str(root), "--format", "json"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*VERIFY, "--archive-root", str(root), "--format", "json"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 1
     [problem] = json.loads(bad.stdout)["problems"]
     assert problem["path"] == str(damaged) and "meta.json says" in problem["message"]
@@ -34,4 +48,9 @@ def test_verify_exits_0_on_a_sound_archive_and_1_with_the_path_on_damage(fixture
 
 def test_verify_usage_errors_exit_2(tmp_path: Path) -> None:
     assert subprocess.run([*VERIFY], capture_output=True, timeout=60).returncode == 2
-    assert subprocess.run([*VERIFY, "--archive-root", str(tmp_path), "--venue", "../x"], capture_output=True, timeout=60).returncode == 2
+    assert (
+        subprocess.run(
+            [*VERIFY, "--archive-root", str(tmp_path), "--venue", "../x"], capture_output=True, timeout=60
+        ).returncode
+        == 2
+    )

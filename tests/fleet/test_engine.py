@@ -43,7 +43,16 @@ class FakeSupervisord:
         self.calls: list[tuple[str, str]] = []
 
     def _change(self, name: str, state: str, **extra: Any) -> None:
-        change = ProcessChange(len(self.feed) + 1, name, state, self.states.get(name, "STOPPED"), self.pids.get(name, 0), self.started.get(name, 0.0), self.now, **extra)
+        change = ProcessChange(
+            len(self.feed) + 1,
+            name,
+            state,
+            self.states.get(name, "STOPPED"),
+            self.pids.get(name, 0),
+            self.started.get(name, 0.0),
+            self.now,
+            **extra,
+        )
         self.states[name] = state
         self.feed.append(change)
 
@@ -261,31 +270,57 @@ def test_a_long_run_resets_the_backoff(harness: Harness) -> None:
 def test_reload_adds_removes_and_replaces_only_what_changed(tmp_path: Path, harness: Harness) -> None:
     before = {n: v["pid"] for n, v in harness.status().items()}
     harness.fake.calls.clear()
-    harness.next_config = _config(tmp_path, names=("alpha", "beta", "delta"), alpha={"compression": CompressionPolicy(level=9)})
+    harness.next_config = _config(
+        tmp_path, names=("alpha", "beta", "delta"), alpha={"compression": CompressionPolicy(level=9)}
+    )
     reply = harness.engine.submit(Reload(tmp_path / "fleet-2.yaml"))
     harness.step()
-    assert harness.fake.calls == [("reread", ""), ("stop", "gamma"), ("stop", "alpha"), ("add", "delta"), ("start", "delta")]
+    assert harness.fake.calls == [
+        ("reread", ""),
+        ("stop", "gamma"),
+        ("stop", "alpha"),
+        ("add", "delta"),
+        ("start", "delta"),
+    ]
     harness.fake.finish_stop("gamma")
     harness.fake.finish_stop("alpha")
     harness.step()
     assert harness.fake.calls[5:] == [("remove", "gamma"), ("remove", "alpha"), ("add", "alpha"), ("start", "alpha")]
     answer = reply.result(0)
-    assert (answer["ok"], answer["added"], answer["changed"], answer["removed"], answer["unchanged"]) == (True, ["delta"], ["alpha"], ["gamma"], ["beta"])
+    assert (answer["ok"], answer["added"], answer["changed"], answer["removed"], answer["unchanged"]) == (
+        True,
+        ["delta"],
+        ["alpha"],
+        ["gamma"],
+        ["beta"],
+    )
     after = {n: v["pid"] for n, v in harness.status().items()}
-    assert sorted(after) == ["alpha", "beta", "delta"] and after["beta"] == before["beta"] and after["alpha"] != before["alpha"]
+    assert (
+        sorted(after) == ["alpha", "beta", "delta"]
+        and after["beta"] == before["beta"]
+        and after["alpha"] != before["alpha"]
+    )
 
 
 def test_a_rejected_reload_changes_nothing(harness: Harness) -> None:
     harness.fake.calls.clear()
-    harness.next_config = ConfigError("fleet.yaml: invalid fleet configuration (1 problem)\nfleet.yaml:3:1: ...", ["fleet.yaml:3:1: ..."])
+    harness.next_config = ConfigError(
+        "fleet.yaml: invalid fleet configuration (1 problem)\nfleet.yaml:3:1: ...", ["fleet.yaml:3:1: ..."]
+    )
     reply = harness.engine.submit(Reload(None))
     harness.step()
-    assert reply.result(0) == {"ok": False, "error": "fleet.yaml: invalid fleet configuration (1 problem)", "problems": ["fleet.yaml:3:1: ..."]}
+    assert reply.result(0) == {
+        "ok": False,
+        "error": "fleet.yaml: invalid fleet configuration (1 problem)",
+        "problems": ["fleet.yaml:3:1: ..."],
+    }
     assert harness.fake.calls == [] and harness.installed == []
 
 
 def test_a_reload_may_not_move_the_state_directory(tmp_path: Path, harness: Harness) -> None:
-    harness.next_config = dataclasses.replace(_config(tmp_path), supervisor=SupervisorSettings(state_dir=tmp_path / "elsewhere"))
+    harness.next_config = dataclasses.replace(
+        _config(tmp_path), supervisor=SupervisorSettings(state_dir=tmp_path / "elsewhere")
+    )
     reply = harness.engine.submit(Reload(None))
     harness.step()
     assert reply.result(0)["ok"] is False and "state_dir cannot change" in reply.result(0)["error"]

@@ -33,7 +33,17 @@ def test_requests_become_engine_commands() -> None:
     assert command_from_request({"op": "reload"}) == Reload(None)
 
 
-@pytest.mark.parametrize("bad", [{"op": "launch"}, {}, {"op": "stop"}, {"op": "stop", "venues": []}, {"op": "stop", "venues": "a"}, {"op": "stop", "venues": [1]}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"op": "launch"},
+        {},
+        {"op": "stop"},
+        {"op": "stop", "venues": []},
+        {"op": "stop", "venues": "a"},
+        {"op": "stop", "venues": [1]},
+    ],
+)
 def test_malformed_requests_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ControlError):
         command_from_request(bad)

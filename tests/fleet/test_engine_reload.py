@@ -17,7 +17,12 @@ from supervisor_app.fleet.render import render
 
 
 def _config(venues: tuple[VenueConfig, ...], **changes: object) -> FleetConfig:
-    base = FleetConfig(path=Path("/f/fleet.yaml"), archive_root=Path("/f/archive"), venues=venues, supervisor=SupervisorSettings(state_dir=Path("/f/state")))
+    base = FleetConfig(
+        path=Path("/f/fleet.yaml"),
+        archive_root=Path("/f/archive"),
+        venues=venues,
+        supervisor=SupervisorSettings(state_dir=Path("/f/state")),
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -30,7 +35,9 @@ def _diff(old: FleetConfig, new: FleetConfig) -> FleetDiff:
 
 def test_added_removed_changed_and_unchanged_venues() -> None:
     old = _config((A, B, C))
-    new = _config((dataclasses.replace(A, archiver=ArchiverSettings(poll_ms=50)), B, VenueConfig("d", Path("/f/d"), "queue")))
+    new = _config(
+        (dataclasses.replace(A, archiver=ArchiverSettings(poll_ms=50)), B, VenueConfig("d", Path("/f/d"), "queue"))
+    )
     assert _diff(old, new) == FleetDiff(added=("d",), removed=("c",), changed=("a",), unchanged=("b",))
 
 

@@ -24,7 +24,9 @@ class Clocks:
 
 
 def leases(clocks: Clocks) -> ReaderLeases:
-    return ReaderLeases(log=structlog.get_logger(), interval_s=2.0, clock=lambda: clocks.wall_ns, monotonic=lambda: clocks.mono)
+    return ReaderLeases(
+        log=structlog.get_logger(), interval_s=2.0, clock=lambda: clocks.wall_ns, monotonic=lambda: clocks.mono
+    )
 
 
 def venue(tmp_path: Path, name: str = "alpha") -> VenueConfig:

@@ -52,7 +52,10 @@ def test_duplicate_key_is_reported_at_the_second_and_the_first_value_kept(tmp_pa
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("on: 1\n", "fleet.yaml:1:1: key 'on' is not a string: YAML reads unquoted on as the boolean true; quote it: 'on'"),
+        (
+            "on: 1\n",
+            "fleet.yaml:1:1: key 'on' is not a string: YAML reads unquoted on as the boolean true; quote it: 'on'",
+        ),
         ("1: x\n", "fleet.yaml:1:1: key '1' is not a string: YAML reads unquoted 1 as the number 1; quote it: '1'"),
         ("~: x\n", "fleet.yaml:1:1: key '~' is not a string: YAML reads unquoted ~ as null; quote it: '~'"),
         ("? [a]\n: x\n", "fleet.yaml:1:3: a key must be a plain string, not a list or a mapping"),

@@ -10,7 +10,9 @@ import pytest
 from supervisor_app.fleet import fleet_config_problems
 from tests.fleet.sample_configs import BUS_HEAD, write_config
 
-CONFIG = BUS_HEAD + """\
+CONFIG = (
+    BUS_HEAD
+    + """\
   - name: okx
     bus: main
   - name: cb
@@ -19,6 +21,7 @@ CONFIG = BUS_HEAD + """\
     bus: main
     enabled: false
 """
+)
 
 
 @pytest.fixture

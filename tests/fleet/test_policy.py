@@ -33,7 +33,9 @@ def _crash_series(count: int, report: ExitReport = CRASH) -> tuple[RestartState,
     return state, delays
 
 
-@pytest.mark.parametrize(("failures", "delay"), [(0, 1.0), (1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (7, 60.0), (10_000, 60.0)])
+@pytest.mark.parametrize(
+    ("failures", "delay"), [(0, 1.0), (1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (7, 60.0), (10_000, 60.0)]
+)
 def test_backoff_doubles_from_the_initial_delay_up_to_the_cap(failures: int, delay: float) -> None:
     assert backoff_delay(POLICY, failures) == delay
 
@@ -72,7 +74,9 @@ def test_exit_78_holds_with_a_reason_and_no_retry() -> None:
     assert (state.held_reason, state.next_retry_at, state.failures) == (decision.reason, None, 2)
 
 
-@pytest.mark.parametrize("report", [ExitReport(code=75), ExitReport(code=0), ExitReport(code=1), ExitReport(None, spawn_error="ENOMEM")])
+@pytest.mark.parametrize(
+    "report", [ExitReport(code=75), ExitReport(code=0), ExitReport(code=1), ExitReport(None, spawn_error="ENOMEM")]
+)
 def test_every_other_ending_is_retried_for_ever(report: ExitReport) -> None:
     state, delays = _crash_series(50, report)
     assert delays[-1] == 60.0 and state.held_reason is None
@@ -90,7 +94,12 @@ def test_operator_stop_cancels_the_retry_and_start_forgets_the_backoff() -> None
 
 @pytest.mark.parametrize(
     ("report", "words"),
-    [(ExitReport(code=75), "exit code 75"), (CRASH, "killed by SIGKILL"), (ExitReport(None), "killed by a signal"), (ExitReport(None, spawn_error="no such file"), "could not start: no such file")],
+    [
+        (ExitReport(code=75), "exit code 75"),
+        (CRASH, "killed by SIGKILL"),
+        (ExitReport(None), "killed by a signal"),
+        (ExitReport(None, spawn_error="no such file"), "could not start: no such file"),
+    ],
 )
 def test_exits_are_described_in_a_few_words(report: ExitReport, words: str) -> None:
     assert report.describe() == words

@@ -40,8 +40,18 @@ def test_a_problem_without_a_path_leaves_the_path_out() -> None:
 
 
 def test_problems_sort_by_file_then_position() -> None:
-    problems = [Problem("b", 1, 1, "", "x"), Problem("a", 10, 2, "", "x"), Problem("a", 9, 30, "", "x"), Problem("a", 10, 1, "", "x")]
-    assert [(p.file, p.line, p.column) for p in sorted(problems)] == [("a", 9, 30), ("a", 10, 1), ("a", 10, 2), ("b", 1, 1)]
+    problems = [
+        Problem("b", 1, 1, "", "x"),
+        Problem("a", 10, 2, "", "x"),
+        Problem("a", 9, 30, "", "x"),
+        Problem("a", 10, 1, "", "x"),
+    ]
+    assert [(p.file, p.line, p.column) for p in sorted(problems)] == [
+        ("a", 9, 30),
+        ("a", 10, 1),
+        ("a", 10, 2),
+        ("b", 1, 1),
+    ]
 
 
 def test_json_and_text_carry_the_same_problems() -> None:

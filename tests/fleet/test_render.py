@@ -45,8 +45,19 @@ def root() -> Iterator[Path]:
 
 def _config(root: Path, **changes: object) -> FleetConfig:
     venues = (
-        VenueConfig("alpha", root / "bus/streams/raw/alpha/queue", "bus:main", compression=CompressionPolicy(level=9, block_size=65536, keep_raw=True)),
-        VenueConfig("beta", root / "q", "queue", compression=CompressionPolicy(codec="none"), archiver=ArchiverSettings(poll_ms=250, reader_name="arch-2")),
+        VenueConfig(
+            "alpha",
+            root / "bus/streams/raw/alpha/queue",
+            "bus:main",
+            compression=CompressionPolicy(level=9, block_size=65536, keep_raw=True),
+        ),
+        VenueConfig(
+            "beta",
+            root / "q",
+            "queue",
+            compression=CompressionPolicy(codec="none"),
+            archiver=ArchiverSettings(poll_ms=250, reader_name="arch-2"),
+        ),
         VenueConfig("off", root / "off", "queue", enabled=False),
     )
     config = FleetConfig(
@@ -54,7 +65,9 @@ def _config(root: Path, **changes: object) -> FleetConfig:
         archive_root=root / "archive",
         venues=venues,
         buses=(BusSource("main", root / "bus"),),
-        supervisor=SupervisorSettings(state_dir=root / "state", logs=LogSettings(root / "logs", max_bytes=1 << 20, backups=3), stop_timeout_s=2.5),
+        supervisor=SupervisorSettings(
+            state_dir=root / "state", logs=LogSettings(root / "logs", max_bytes=1 << 20, backups=3), stop_timeout_s=2.5
+        ),
     )
     return dataclasses.replace(config, **changes)
 
@@ -72,8 +85,16 @@ def test_each_enabled_venue_is_a_program_our_engine_alone_restarts(root: Path) -
     alpha = programs["alpha"]
     assert (alpha.autostart, alpha.autorestart, alpha.startsecs, alpha.startretries) == (False, False, 0, 0)
     assert (alpha.stopsignal, alpha.stopwaitsecs, alpha.redirect_stderr, alpha.exitcodes) == (15, 3, True, [0])
-    assert (alpha.stdout_logfile, alpha.stdout_logfile_maxbytes, alpha.stdout_logfile_backups) == (str(root / "logs/alpha.log"), 1 << 20, 3)
-    assert "[unix_http_server]" in rendered.text and "chmod=0700" in rendered.text and "inet_http_server" not in rendered.text
+    assert (alpha.stdout_logfile, alpha.stdout_logfile_maxbytes, alpha.stdout_logfile_backups) == (
+        str(root / "logs/alpha.log"),
+        1 << 20,
+        3,
+    )
+    assert (
+        "[unix_http_server]" in rendered.text
+        and "chmod=0700" in rendered.text
+        and "inet_http_server" not in rendered.text
+    )
     assert "silent=true" in rendered.text and f"logfile={root}/state/supervisord.log" in rendered.text
     check_read_back(config, rendered)
 
@@ -97,7 +118,19 @@ def test_journald_mode_sends_every_venue_to_stdout_without_rotation(root: Path) 
     assert (alpha.stdout_logfile, alpha.stdout_logfile_maxbytes, alpha.stdout_logfile_backups) == ("/dev/stdout", 0, 0)
 
 
-@pytest.mark.parametrize("name", ["100%", "%(here)s", "%(ENV_HOME)s x", "[program:x]", "a;b#c", "quote's \"double\"", "ünï cödé", "tab-free  two spaces"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "100%",
+        "%(here)s",
+        "%(ENV_HOME)s x",
+        "[program:x]",
+        "a;b#c",
+        'quote\'s "double"',
+        "ünï cödé",
+        "tab-free  two spaces",
+    ],
+)
 def test_legal_but_special_characters_reach_the_archiver_verbatim(root: Path, name: str) -> None:
     queue = root / name / "queue"
     config = _config(root, archive_root=root / f"archive {name}", venues=(VenueConfig("alpha", queue, "queue"),))
@@ -132,7 +165,12 @@ def test_refusals_name_the_config_path_of_each_bad_value(root: Path) -> None:
         VenueConfig("bad name", root / "q2", "queue", archiver=ArchiverSettings(reader_name="r]x")),
         VenueConfig("off", root / "off #x", "queue", enabled=False),  # never rendered, so never refused
     )
-    config = _config(root, venues=venues, archive_root=root / "a #b", supervisor=SupervisorSettings(root / "state", LogSettings(root / "logs ")))
+    config = _config(
+        root,
+        venues=venues,
+        archive_root=root / "a #b",
+        supervisor=SupervisorSettings(root / "state", LogSettings(root / "logs ")),
+    )
     with pytest.raises(ConfigError) as raised:
         render(config)
     paths = [finding.path for finding in raised.value.problems]

@@ -83,7 +83,9 @@ def test_durations_become_seconds(tmp_path: Path, restart: str, expected: Restar
     assert load(tmp_path, MINIMAL + f"restart: {restart}\n").restart == expected
 
 
-@pytest.mark.parametrize(("log_dir", "directory"), [("null", None), ("stdout", None), ("logs", "etc/logs"), ("/var/log/x", "/var/log/x")])
+@pytest.mark.parametrize(
+    ("log_dir", "directory"), [("null", None), ("stdout", None), ("logs", "etc/logs"), ("/var/log/x", "/var/log/x")]
+)
 def test_log_dir_is_a_directory_or_stdout(tmp_path: Path, log_dir: str, directory: str | None) -> None:
     config = load(tmp_path, MINIMAL.replace("state_dir: state", f"state_dir: state\n  log_dir: {log_dir}"))
     assert config.supervisor.logs.directory == (None if directory is None else tmp_path / directory)

@@ -75,7 +75,9 @@ def test_every_object_refuses_unknown_keys(schema: dict[str, Any]) -> None:
     found = list(objects(schema))
     assert len(found) >= 7
     assert all(child.get("additionalProperties") is False for child in found)
-    assert schema["properties"]["buses"]["additionalProperties"]["$ref"] == "#/$defs/path"  # a map: closed by its value schema
+    assert (
+        schema["properties"]["buses"]["additionalProperties"]["$ref"] == "#/$defs/path"
+    )  # a map: closed by its value schema
 
 
 def test_every_number_is_bounded_and_every_string_constrained(schema: dict[str, Any]) -> None:
@@ -92,16 +94,25 @@ def test_every_number_is_bounded_and_every_string_constrained(schema: dict[str, 
 def test_defaults_in_the_schema_are_the_dataclass_defaults(schema: dict[str, Any]) -> None:
     defs, top = schema["$defs"], schema["properties"]
     compression = {key: value["default"] for key, value in defs["compression"]["properties"].items()}
-    assert CompressionPolicy(**{**compression, "block_size": parse_size(compression["block_size"])}) == CompressionPolicy()
+    assert (
+        CompressionPolicy(**{**compression, "block_size": parse_size(compression["block_size"])}) == CompressionPolicy()
+    )
     archiver = defs["archiver"]["properties"]
-    assert ArchiverSettings(
-        poll_ms=round(parse_duration(archiver["poll_interval"]["default"]) * 1000),  # type: ignore[operator]
-        reader_name=archiver["reader_name"]["default"],
-    ) == ArchiverSettings()
+    assert (
+        ArchiverSettings(
+            poll_ms=round(parse_duration(archiver["poll_interval"]["default"]) * 1000),  # type: ignore[operator]
+            reader_name=archiver["reader_name"]["default"],
+        )
+        == ArchiverSettings()
+    )
     restart = {key: parse_duration(value["default"]) for key, value in top["restart"]["properties"].items()}
     assert RestartPolicy(restart["initial_delay"], restart["max_delay"], restart["healthy_after"]) == RestartPolicy()  # type: ignore[arg-type]
     supervisor = top["supervisor"]["properties"]
-    logs = LogSettings(supervisor["log_dir"]["default"], parse_size(supervisor["log_max_bytes"]["default"]), supervisor["log_backups"]["default"])  # type: ignore[arg-type]
+    logs = LogSettings(
+        supervisor["log_dir"]["default"],
+        parse_size(supervisor["log_max_bytes"]["default"]),
+        supervisor["log_backups"]["default"],
+    )  # type: ignore[arg-type]
     assert logs == LogSettings()
     assert parse_duration(supervisor["stop_timeout"]["default"]) == SupervisorSettings(Path("s")).stop_timeout_s
     assert defs["venue"]["properties"]["enabled"]["default"] is True
@@ -122,7 +133,9 @@ def test_good_venue_names_pass(name: str) -> None:
     assert list(fleet_validator(_name_schema()).iter_errors(name)) == []
 
 
-@pytest.mark.parametrize("name", ["", "A", "../x", "a/b", ".a", "-a", "_a", "a\n", "a\nb", "a;b", "a%b", "a[b", "a b", "é", "a" * 65])
+@pytest.mark.parametrize(
+    "name", ["", "A", "../x", "a/b", ".a", "-a", "_a", "a\n", "a\nb", "a;b", "a%b", "a[b", "a b", "é", "a" * 65]
+)
 def test_bad_venue_names_fail(name: str) -> None:
     assert list(fleet_validator(_name_schema()).iter_errors(name)) != []
 
@@ -133,7 +146,16 @@ def _name_schema() -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("10ms", True), ("9ms", False), ("60s", True), ("61s", False), ("1m", True), (0.01, True), (0.009, False), (61, False)],
+    [
+        ("10ms", True),
+        ("9ms", False),
+        ("60s", True),
+        ("61s", False),
+        ("1m", True),
+        (0.01, True),
+        (0.009, False),
+        (61, False),
+    ],
 )
 def test_bounds_apply_to_durations_written_with_units(value: object, valid: bool) -> None:
     config = {"defaults": {"archiver": {"poll_interval": value}}}
@@ -141,7 +163,9 @@ def test_bounds_apply_to_durations_written_with_units(value: object, valid: bool
     assert (errors == []) is valid, [e.message for e in errors]
 
 
-@pytest.mark.parametrize(("value", "valid"), [("64KiB", True), ("63KiB", False), ("64MiB", True), ("65 MiB", False), (65536, True)])
+@pytest.mark.parametrize(
+    ("value", "valid"), [("64KiB", True), ("63KiB", False), ("64MiB", True), ("65 MiB", False), (65536, True)]
+)
 def test_bounds_apply_to_sizes_written_with_units(value: object, valid: bool) -> None:
     config = {"defaults": {"compression": {"block_size": value}}}
     errors = [e for e in fleet_validator().iter_errors(config) if e.validator != "required"]

@@ -21,8 +21,18 @@ BASE = Path("/etc/fleet")
 
 @pytest.mark.parametrize(
     "data",
-    [None, [], "text", {"venues": "x"}, {"venues": [None, 3, []]}, {"buses": [1]}, {"restart": "x"}, {"supervisor": {"state_dir": 3}},
-     {"venues": [{"name": 5, "bus": ["x"], "queue": {}}]}, {"archive_root": "", "buses": {"a": "\0"}}],
+    [
+        None,
+        [],
+        "text",
+        {"venues": "x"},
+        {"venues": [None, 3, []]},
+        {"buses": [1]},
+        {"restart": "x"},
+        {"supervisor": {"state_dir": 3}},
+        {"venues": [{"name": 5, "bus": ["x"], "queue": {}}]},
+        {"archive_root": "", "buses": {"a": "\0"}},
+    ],
 )
 def test_malformed_data_gives_no_findings_and_no_crash(data: object) -> None:
     assert semantic_findings(data, BASE) == []
@@ -77,14 +87,22 @@ def test_sibling_directories_with_a_common_prefix_do_not_overlap() -> None:
 @pytest.mark.parametrize(
     ("restart", "finding"),
     [
-        ({"initial_delay": "5s", "max_delay": "2s"}, Finding(("restart", "max_delay"), "max_delay (2s) is less than initial_delay (5s)")),
-        ({"initial_delay": "2m"}, Finding(("restart", "initial_delay"), "max_delay (1m) is less than initial_delay (2m)")),
+        (
+            {"initial_delay": "5s", "max_delay": "2s"},
+            Finding(("restart", "max_delay"), "max_delay (2s) is less than initial_delay (5s)"),
+        ),
+        (
+            {"initial_delay": "2m"},
+            Finding(("restart", "initial_delay"), "max_delay (1m) is less than initial_delay (2m)"),
+        ),
     ],
 )
 def test_max_delay_below_initial_delay(restart: dict[str, object], finding: Finding) -> None:
     assert list(restart_delays({"restart": restart})) == [finding]
 
 
-@pytest.mark.parametrize("restart", [{"initial_delay": "5s", "max_delay": "5s"}, {"max_delay": 0.5, "initial_delay": 0.5}, {}])
+@pytest.mark.parametrize(
+    "restart", [{"initial_delay": "5s", "max_delay": "5s"}, {"max_delay": 0.5, "initial_delay": 0.5}, {}]
+)
 def test_equal_or_default_delays_are_fine(restart: dict[str, object]) -> None:
     assert list(restart_delays({"restart": restart})) == []

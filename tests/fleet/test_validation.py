@@ -19,16 +19,22 @@ from tests.fleet.sample_configs import MINIMAL, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 
-TWO_PROBLEMS = MINIMAL + """\
+TWO_PROBLEMS = (
+    MINIMAL
+    + """\
     compression: {level: 30}
   - name: okx
     queue: r
 """
+)
 
 
 def test_every_problem_is_reported_in_position_order(tmp_path: Path) -> None:
     problems = fleet_config_problems(write_config(tmp_path, TWO_PROBLEMS))
-    assert [(p.line, p.column, p.path) for p in problems] == [(8, 26, "venues[0].compression.level"), (9, 11, "venues[1].name")]
+    assert [(p.line, p.column, p.path) for p in problems] == [
+        (8, 26, "venues[0].compression.level"),
+        (9, 11, "venues[1].name"),
+    ]
     assert all(isinstance(p, Problem) for p in problems)
 
 
@@ -49,7 +55,12 @@ def test_problems_name_the_file_as_given(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_a_valid_config_has_a_config_and_no_problems(tmp_path: Path) -> None:
-    checked = check_fleet_config(write_config(tmp_path, TWO_PROBLEMS.replace("level: 30", "level: 19").replace("name: okx\n    queue: r", "name: cb\n    queue: r")))
+    checked = check_fleet_config(
+        write_config(
+            tmp_path,
+            TWO_PROBLEMS.replace("level: 30", "level: 19").replace("name: okx\n    queue: r", "name: cb\n    queue: r"),
+        )
+    )
     assert checked.problems == ()
     assert checked.config is not None and [v.name for v in checked.config.venues] == ["okx", "cb"]
 
@@ -74,14 +85,26 @@ def test_demo_config_is_what_the_demo_command_expects() -> None:
     assert [venue.name for venue in config.venues] == ["binance-perp", "okx-swap", "coinbase"]
     assert {venue.source for venue in config.venues} == {"bus:demo"}
     assert config.buses[0].root == work / "bus"
-    assert (config.archive_root, config.supervisor.state_dir, config.supervisor.logs.directory) == (work / "archive", work / "state", work / "logs")
+    assert (config.archive_root, config.supervisor.state_dir, config.supervisor.logs.directory) == (
+        work / "archive",
+        work / "state",
+        work / "logs",
+    )
     assert config.compression.codec == "zstd"
-    assert (config.restart.initial_delay_s, config.restart.max_delay_s, config.restart.healthy_after_s) == (0.5, 5.0, 10.0)
+    assert (config.restart.initial_delay_s, config.restart.max_delay_s, config.restart.healthy_after_s) == (
+        0.5,
+        5.0,
+        10.0,
+    )
 
 
 def test_findings_made_after_loading_are_placed_at_their_lines(tmp_path: Path) -> None:
     path = write_config(tmp_path, TWO_PROBLEMS)
-    findings = [Finding(("venues", 1, "name"), "later"), Finding(("supervisor", "state_dir"), "too long"), Finding((), "whole")]
+    findings = [
+        Finding(("venues", 1, "name"), "later"),
+        Finding(("supervisor", "state_dir"), "too long"),
+        Finding((), "whole"),
+    ]
     located = locate_findings(path, findings)
     assert [str(p) for p in located] == [
         f"{path}:1:1: whole",
