@@ -226,7 +226,7 @@ class RawArchiver:
                 segment_ids=new,
                 source=str(self._config.source),
                 record=str(self._layout.missing_segments_path),
-                reason="deleted by retention before they were archived",
+                reason="deleted from the source before they were archived (retention, or by hand)",
             )
 
     def _check_stop(self) -> None:

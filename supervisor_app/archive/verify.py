@@ -62,13 +62,9 @@ def verify_archive(
     partitions: list[_Partition] = []
     for layout in _venues(root, venue, problems):
         problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
-        warnings += [
-            Finding(
-                layout.missing_segments_path,
-                f"segment {m.segment_id} was deleted from the source before it was archived",
-            )
-            for m in load_missing(layout.missing_segments_path)
-        ]
+        lost, unreadable = _missing_segments(layout)
+        warnings += lost
+        problems += unreadable
         for directory in layout.partition_dirs():
             if date is None or directory.parent.name == date:
                 partitions.append(_load_partition(directory, problems))
@@ -127,6 +123,18 @@ def _digest_finding(path: Path, actual: Digest, expected: Digest) -> list[Findin
             f"decodes to {actual.size} bytes with CRC-32 {actual.crc32:08x}; meta.json records {expected.size} bytes with {expected.crc32:08x}",
         )
     ]
+
+
+def _missing_segments(layout: ArchiveLayout) -> tuple[list[Finding], list[Finding]]:
+    """(one warning per segment lost before archiving, the problem if the record is unreadable)."""
+    path = layout.missing_segments_path
+    try:
+        missing = load_missing(path)
+    except CorruptArchiveError as exc:
+        return [], [Finding(path, str(exc))]
+    return [
+        Finding(path, f"segment {m.segment_id} was deleted from the source before it was archived") for m in missing
+    ], []
 
 
 def _venues(root: Path, venue: str | None, problems: list[Finding]) -> Iterator[ArchiveLayout]:

@@ -437,8 +437,12 @@ class Engine:
                 self._spawn(venue.name)
 
     def _tick(self, now: float) -> None:
-        """Per-venue housekeeping each step: healthy runs reset the backoff; idle venues keep their lease."""
-        self._leases.hold(v.config for v in self._venues.values() if v.phase not in (*_UP, "stopping"))
+        """Per-venue housekeeping each step: healthy runs reset the backoff; idle venues keep their lease.
+
+        A venue that is stopping is leased too: a hung archiver may take the whole stop
+        timeout to go, and its reader must not go stale meanwhile (position updates are
+        flocked, so the lease never moves it back)."""
+        self._leases.hold(v.config for v in self._venues.values() if v.phase not in _UP)
         wall = self._wall()
         for venue in list(self._venues.values()):
             if venue.phase == "running" and venue.started_at:

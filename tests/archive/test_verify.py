@@ -98,3 +98,9 @@ def test_filters_and_missing_segments(archive: Path) -> None:
     report = verify_archive(archive)
     assert report.problems == ()
     assert [w.message for w in report.warnings] == ["segment 9 was deleted from the source before it was archived"]
+
+
+def test_an_unreadable_missing_segments_record_is_a_problem_not_a_crash(archive: Path) -> None:
+    (archive / "raw/v1/binance-perp/missing-segments.json").write_text("{oops")
+    [problem] = verify_archive(archive).problems
+    assert problem.path.name == "missing-segments.json" and "unreadable" in problem.message
