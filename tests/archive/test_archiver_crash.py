@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.archive.archive_checks import (
     assert_final_files_are_whole,
 )
 from tests.archive.queue_builders import write_queue
+from tests.commands import archiver_cmd
 
 KILLS = 24
 SEGMENTS = 64
@@ -25,18 +25,7 @@ SEGMENT_SIZE = 512 * 1024
 
 
 def archiver(queue: Path, root: Path, compress: bool) -> list[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "supervisor_app.cli.archiver",
-        "--source",
-        str(queue),
-        "--archive-root",
-        str(root),
-        "--venue",
-        "crashy",
-        "--once",
-    ]
+    cmd = archiver_cmd(queue, root, "crashy", "--once")
     if compress:
         # Small blocks: many frames per segment, so kills land between frame writes too.
         cmd += ["--compress", "--block-size", "65536"]

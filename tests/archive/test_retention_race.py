@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,22 +14,11 @@ from tests.archive.archive_checks import (
     assert_final_files_are_whole,
 )
 from tests.archive.queue_builders import LiveWriter
+from tests.commands import archiver_cmd
 
 
 def start_archiver(queue: Path, root: Path) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "supervisor_app.cli.archiver",
-        "--source",
-        str(queue),
-        "--archive-root",
-        str(root),
-        "--venue",
-        "racy",
-        "--poll-ms",
-        "20",
-    ]
+    cmd = archiver_cmd(queue, root, "racy", "--poll-ms", "20")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -61,18 +49,7 @@ def test_no_segment_is_lost_to_retention_across_restarts(tmp_path: Path) -> None
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "supervisor_app.cli.archiver",
-            "--source",
-            str(queue),
-            "--archive-root",
-            str(root),
-            "--venue",
-            "racy",
-            "--once",
-        ],
+        archiver_cmd(queue, root, "racy", "--once"),
         check=True,
         capture_output=True,
         timeout=60,

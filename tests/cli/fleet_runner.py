@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +19,10 @@ import yaml
 from supervisor_app.errors import ControlError
 from supervisor_app.fleet.control import request
 from supervisor_app.fleet.state_files import StateFiles
+from tests.commands import FLEET
 
 T = TypeVar("T")
-CLI = [sys.executable, "-m", "supervisor_app"]
+CLI = FLEET
 
 
 def wait_until(probe: Callable[[], T], *, timeout: float = 10.0, what: str = "condition") -> T:

@@ -16,23 +16,13 @@ import pytest
 from supervisor_app.chronicle.reader_position import load_position
 from supervisor_app.chronicle.writer import QueueWriter
 from supervisor_app.file_lock import exclusive_lock
+from tests import commands
 
 VENUE = "binance-perp"
 
 
 def archiver_cmd(queue: Path, root: Path, *extra: str, venue: str = VENUE) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "supervisor_app.cli.archiver",
-        "--source",
-        str(queue),
-        "--archive-root",
-        str(root),
-        "--venue",
-        venue,
-        *extra,
-    ]
+    return commands.archiver_cmd(queue, root, venue, *extra)
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

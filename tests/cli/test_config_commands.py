@@ -15,6 +15,7 @@ import yaml
 
 from supervisor_app.cli import exit_codes
 from supervisor_app.cli.fleet import main
+from tests.commands import FLEET
 from tests.fleet.sample_configs import MINIMAL, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,9 +37,7 @@ def invalid(tmp_path: Path) -> Path:
 
 def run_module(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     """The real command line, in a child process: `python -m supervisor_app ...`."""
-    return subprocess.run(
-        [sys.executable, "-m", "supervisor_app", *args], capture_output=True, text=True, cwd=cwd, timeout=60
-    )
+    return subprocess.run([*FLEET, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
 
 
 def with_venv_on_path() -> dict[str, str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from supervisor_app.demo.workspace import DEMO_VENUES
+from tests.commands import FLEET
 
 ROW = re.compile(
     r"^(?P<venue>\S+)\s+(?P<segments>\d+)\s+[\d.]+ MiB\s+[\d.]+ MiB\s+[\d.]+x\s+(?P<restarts>\d+)\s+.*\s(?P<matched>\d+)/(?P<archived>\d+)$"
@@ -18,7 +18,7 @@ ROW = re.compile(
 def test_short_demo_archives_restarts_and_verifies(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "supervisor_app", "demo", "--workdir", str(workdir), "--duration", "5"],
+        [*FLEET, "demo", "--workdir", str(workdir), "--duration", "5"],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -41,7 +41,7 @@ def test_short_demo_archives_restarts_and_verifies(tmp_path: Path) -> None:
 def test_demo_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     result = subprocess.run(
-        [sys.executable, "-m", "supervisor_app", "demo", "--workdir", str(tmp_path), "--duration", "1"],
+        [*FLEET, "demo", "--workdir", str(tmp_path), "--duration", "1"],
         capture_output=True,
         text=True,
         timeout=60,

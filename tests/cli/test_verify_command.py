@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-VERIFY = [sys.executable, "-m", "supervisor_app", "verify"]
+from tests.commands import FLEET, archiver_cmd
+
+VERIFY = [*FLEET, "verify"]
 
 
 def archive_basic(queue: Path, root: Path) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "supervisor_app.cli.archiver",
-        "--source",
-        str(queue),
-        "--archive-root",
-        str(root),
-        "--venue",
-        "binance-perp",
-        "--once",
-        "--compress",
-    ]
+    cmd = archiver_cmd(queue, root, "binance-perp", "--once", "--compress")
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
 
