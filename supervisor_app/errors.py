@@ -8,6 +8,7 @@ class ChronicleFleetError(Exception):
 
 
 # The archiver's exit codes are a contract with whatever supervises it (sysexits.h).
+EXIT_USAGE = 2  # its command line is wrong: a rendering bug, which retrying cannot fix
 EXIT_TEMPORARY = 75  # EX_TEMPFAIL: retry later
 EXIT_PERMANENT = 78  # EX_CONFIG: retrying cannot help until a person acts
 

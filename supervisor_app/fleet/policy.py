@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from supervisor_app.errors import EXIT_PERMANENT
+from supervisor_app.errors import EXIT_PERMANENT, EXIT_USAGE
 from supervisor_app.fleet.config import RestartPolicy
 
 _MAX_EXPONENT = 62  # 2**62 s is forever; a bigger exponent would only risk float overflow
@@ -26,7 +26,7 @@ class ExitReport:
 
     @property
     def permanent(self) -> bool:
-        return self.code == EXIT_PERMANENT
+        return self.code in (EXIT_PERMANENT, EXIT_USAGE)
 
     def describe(self) -> str:
         """A few words for logs and status: `exit code 75`, `killed by SIGKILL`."""

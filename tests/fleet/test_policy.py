@@ -74,6 +74,11 @@ def test_exit_78_holds_with_a_reason_and_no_retry() -> None:
     assert (state.held_reason, state.next_retry_at, state.failures) == (decision.reason, None, 2)
 
 
+def test_exit_2_a_rejected_command_line_holds_too() -> None:
+    _, decision = on_exit(POLICY, RestartState(), ExitReport(code=2), now=1.0)
+    assert isinstance(decision, Hold) and decision.reason.startswith("exit code 2: ")
+
+
 @pytest.mark.parametrize(
     "report", [ExitReport(code=75), ExitReport(code=0), ExitReport(code=1), ExitReport(None, spawn_error="ENOMEM")]
 )
