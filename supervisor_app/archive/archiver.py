@@ -36,7 +36,7 @@ from supervisor_app.file_lock import exclusive_lock
 
 @dataclass(frozen=True)
 class ArchiverConfig:
-    """Everything one archiver process needs; the fleet layer builds it from YAML."""
+    """Everything one archiver process needs (the CLI builds it from its flags)."""
 
     source: Path
     archive_root: Path
