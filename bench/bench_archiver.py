@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import bench_main, measure, reset, sealed_segments, write_queue
+from common import archiver_cmd, bench_main, measure, reset, sealed_segments, write_queue
 
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 
@@ -29,18 +29,7 @@ def run(work: Path, segments: int, repeat: int) -> None:
         f"queue: {len(sealed)} sealed segments, {total / 2**30:.2f} GiB, ~{records / 1e6:.2f} M records, written in {time.perf_counter() - started:.1f} s"
     )
     print(f"cores: {os.cpu_count()}   record scanner: {SCANNER_IMPLEMENTATION}   python: {sys.version.split()[0]}")
-    archiver = [
-        sys.executable,
-        "-m",
-        "supervisor_app.cli.archiver",
-        "--source",
-        str(queue),
-        "--archive-root",
-        str(out),
-        "--venue",
-        "bench",
-        "--once",
-    ]
+    archiver = archiver_cmd(queue, out)
     prepare = lambda: reset(queue, out)  # noqa: E731
     rss = work / "rss"
     cp_and_sync = ["sh", "-c", 'cp "$@" && sync', "cp-sync", *map(str, sealed), str(out)]

@@ -14,26 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import bench_main, measure, write_queue
+from common import archiver_cmd, bench_main, measure, write_queue
 
 
 def run(work: Path, segments: int, repeat: int) -> None:
     queue, archive = work / "queue", work / "archive"
     archive.mkdir()
     write_queue(queue, segments)
-    archiver = [
-        sys.executable,
-        "-m",
-        "supervisor_app.cli.archiver",
-        "--source",
-        str(queue),
-        "--archive-root",
-        str(archive),
-        "--venue",
-        "bench",
-        "--once",
-        "--compress",
-    ]
+    archiver = archiver_cmd(queue, archive, "--compress")
     subprocess.run(archiver, check=True, stderr=subprocess.DEVNULL)
     shutil.rmtree(queue)  # verify needs only the archive
     zst_files = sorted(str(p) for p in archive.rglob("*.q.zst"))

@@ -8,6 +8,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -57,6 +58,12 @@ def timed(cmd: list[str], rss_file: Path) -> Timing:
     if result.returncode != 0:
         raise SystemExit(f"{cmd} failed with exit code {result.returncode}")
     return Timing(wall, int(rss_file.read_text().split()[-1]) / 1024)
+
+
+def archiver_cmd(queue: Path, archive: Path, *extra: str) -> list[str]:
+    """`chronicle-raw-archiver --once` for venue `bench`, from this interpreter."""
+    archiver = [sys.executable, "-m", "supervisor_app.cli.archiver"]
+    return [*archiver, "--source", str(queue), "--archive-root", str(archive), "--venue", "bench", "--once", *extra]
 
 
 def reset(queue: Path, out: Path) -> None:
