@@ -30,7 +30,7 @@ def run(work: Path, segments: int, repeat: int) -> None:
     )
     print(f"cores: {os.cpu_count()}   record scanner: {SCANNER_IMPLEMENTATION}   python: {sys.version.split()[0]}")
     archiver = archiver_cmd(queue, out)
-    prepare = lambda: reset(queue, out)  # noqa: E731
+    prepare = lambda: reset(queue, out)
     rss = work / "rss"
     cp_and_sync = ["sh", "-c", 'cp "$@" && sync', "cp-sync", *map(str, sealed), str(out)]
 

@@ -120,7 +120,7 @@ def write_live(bus: Path, names: list[str], stop: Any) -> None:
 def status_of(control: Path) -> dict[str, dict[str, Any]] | None:
     try:
         reply = request(control, {"op": "status"}, timeout_s=10)
-    except Exception:  # noqa: BLE001 - not up yet
+    except Exception:
         return None
     return {v["venue"]: v for v in reply["venues"]} if reply.get("ok") else None
 

@@ -29,7 +29,7 @@ def run(work: Path, segments: int, repeat: int) -> None:
         f"archive: {len(zst_files)} .q.zst files, {sum(Path(p).stat().st_size for p in zst_files) / 2**20:.0f} MiB compressed"
     )
     rss = work / "rss"
-    nothing = lambda: None  # noqa: E731
+    nothing = lambda: None
     verify = measure(
         "chronicle-fleet verify",
         repeat,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,10 +40,8 @@ def make_dirs_durable(path: Path, *, up_to: Path | None = None) -> None:
         missing.append(probe)
         probe = probe.parent
     for directory in reversed(missing):
-        try:
+        with contextlib.suppress(FileExistsError):  # a concurrent creator won; the entry exists either way
             directory.mkdir()
-        except FileExistsError:
-            pass  # a concurrent creator won; the entry exists either way
         fsync_dir(directory.parent)
     if up_to is not None:
         for directory in _chain(path, up_to):

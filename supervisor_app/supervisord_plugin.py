@@ -147,7 +147,7 @@ class ChronicleNamespace:
     def __init__(self, feed: ChangeFeed) -> None:
         self._feed = feed
 
-    def getChanges(self, since: int) -> dict[str, Any]:  # noqa: N802 - XML-RPC method names are camelCase
+    def getChanges(self, since: int) -> dict[str, Any]:
         """Return the process state changes after serial `since`.
 
         @param int since  the last serial already seen (0 at first)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+from tests.reference import REFERENCE_FIXTURES
+
 FIXTURE_CASES = {
     "basic": "binance-perp",
     "midnight": "okx",
@@ -20,9 +21,7 @@ FIXTURE_CASES = {
 
 @pytest.fixture
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"reference fixtures not found at {FIXTURES}")
-    return FIXTURES
+    return REFERENCE_FIXTURES
 
 
 def copy_tree_writable(source: Path, target: Path) -> Path:

@@ -31,11 +31,8 @@ def validate_venue(venue: str) -> str:
 
 def partition_date(earliest_event_ns: int | None, mtime_s: float) -> dt.date:
     """UTC date of the earliest event; a segment without events falls back to its mtime."""
-    if earliest_event_ns is not None:
-        seconds = earliest_event_ns // 1_000_000_000
-    else:
-        seconds = int(mtime_s)
-    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).date()
+    seconds = earliest_event_ns // 1000000000 if earliest_event_ns is not None else int(mtime_s)
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).date()
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ class ReaderLease:
             try:
                 with self._lock:
                     heartbeat(self.path, self._clock())
-            except Exception as exc:  # noqa: BLE001 - the thread must outlive any one failed beat
+            except Exception as exc:
                 # A missed beat is survivable (30 s of slack); the next one may succeed.
                 self._log.warning(
                     "reader_heartbeat_failed", path=str(self.path), error=str(exc), error_type=type(exc).__name__

@@ -7,11 +7,13 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Final, Literal, TypeAlias
 
 from supervisor_app.chronicle.segment import SEG_DATA_OFFSET
 from supervisor_app.errors import CorruptSegmentError
 
+_recordscan: ModuleType | None
 try:
     from supervisor_app.chronicle import _recordscan
 except ImportError:  # installed without a C compiler: the pure-Python scan gives the same results

@@ -234,7 +234,7 @@ class QueueWriter:
         _check_type_id(type_id)
         first_seq = self._next_seq
         if timestamps_ns is None:
-            stamped = ((payload, self._clock()) for payload in payloads)
+            stamped: Iterable[tuple[bytes, int]] = ((payload, self._clock()) for payload in payloads)
         else:
             stamped = zip(payloads, timestamps_ns, strict=True)
         write = self._write_record

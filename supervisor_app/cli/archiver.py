@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from structlog.stdlib import BoundLogger
@@ -25,7 +25,7 @@ EPILOG = """exit codes:
 """
 
 
-def _bounded_int(low: int, high: int) -> object:
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if not low <= value <= high:

@@ -297,7 +297,10 @@ def _status_table(venues: list[dict[str, Any]]) -> str:
         for v in venues
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
+        for row in rows
+    )
 
 
 def _archive_cells(archive: dict[str, Any]) -> tuple[str, str, str]:

@@ -28,7 +28,7 @@ class VenueSummary:
 
 
 def archived_entries(archive_root: Path, venue: str) -> list[SegmentEntry]:
-    entries = []
+    entries: list[SegmentEntry] = []
     for partition in ArchiveLayout(archive_root, venue).partition_dirs():
         meta = load_meta(partition / "meta.json")
         entries += meta.segments if meta else ()
@@ -83,4 +83,4 @@ def format_table(rows: list[VenueSummary]) -> str:
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines)

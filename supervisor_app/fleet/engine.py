@@ -103,7 +103,7 @@ class _Pending:
 
 def iso(wall: float | None) -> str | None:
     """Wall-clock seconds as ISO-8601 UTC, as in the logs."""
-    return None if wall is None else dt.datetime.fromtimestamp(wall, dt.timezone.utc).isoformat()
+    return None if wall is None else dt.datetime.fromtimestamp(wall, dt.UTC).isoformat()
 
 
 class Engine:
@@ -187,7 +187,7 @@ class Engine:
         for name in names:
             self._put(replace(self._venues[name], phase="starting"))
         self._acted = True
-        for name, spawned in zip(names, self._client.start_many(names)):
+        for name, spawned in zip(names, self._client.start_many(names), strict=True):
             if not spawned:
                 self._adopt(self._venues[name])
 

@@ -31,6 +31,6 @@ def _progress(venue: dict[str, Any], now_ns: int) -> dict[str, Any]:
     data["risks"] = list(progress.risks)
     at = progress.last_archived_at_ns
     data["last_archived_at"] = (
-        None if at is None else dt.datetime.fromtimestamp(at / 1e9, tz=dt.timezone.utc).isoformat(timespec="seconds")
+        None if at is None else dt.datetime.fromtimestamp(at / 1e9, tz=dt.UTC).isoformat(timespec="seconds")
     )
     return data

@@ -127,7 +127,7 @@ class SupervisordClient:
         """start() for each name in one round trip: supervisord forks them all before any gets busy."""
         calls = [{"methodName": "supervisor.startProcess", "params": [name, False]} for name in names]
         results = self._call(lambda p: p.system.multicall(calls))
-        for name, result in zip(names, results):
+        for name, result in zip(names, results, strict=True):
             if isinstance(result, dict) and result.get("faultCode") not in (
                 None,
                 Faults.ALREADY_STARTED,

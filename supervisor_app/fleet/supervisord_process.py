@@ -56,7 +56,7 @@ class SupervisordProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - no threads exist yet
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         assert popen.stdout is not None and popen.stderr is not None
         target = stdout if stdout is not None else sys.stdout.buffer

@@ -35,7 +35,7 @@ def parse_size(value: object) -> int | None:
     """Bytes for an integer or a size string; None for anything else."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) or isinstance(value, float) and value.is_integer():
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
         return int(value)
     if not isinstance(value, str) or not _SIZE.match(value):
         return None

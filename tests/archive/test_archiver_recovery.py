@@ -93,7 +93,7 @@ def test_existing_destination_with_other_bytes_is_an_error_and_is_kept(queue: Pa
     partition = root / PARTITION
     (partition / "000000001.q").write_bytes(b"someone else's segment")
     rewind_reader(queue, 1)
-    with pytest.raises(ArchiveConflictError, match="000000001.q already exists with different bytes"):
+    with pytest.raises(ArchiveConflictError, match=r"000000001\.q already exists with different bytes"):
         run_once(queue, root)
     assert (partition / "000000001.q").read_bytes() == b"someone else's segment"
     assert load_position(queue / "readers" / "raw-archiver.meta").segment_id == 1
@@ -105,7 +105,7 @@ def test_corrupt_header_stops_the_pass_without_moving_the_position(queue: Path, 
     data = bytearray(segment.read_bytes())
     data[0:4] = b"XXXX"
     segment.write_bytes(bytes(data))
-    with pytest.raises(CorruptSegmentError, match="000000002.q"):
+    with pytest.raises(CorruptSegmentError, match=r"000000002\.q"):
         run_once(queue, root)
     assert load_position(queue / "readers" / "raw-archiver.meta").segment_id == 2
     assert sorted(p.name for p in (root / PARTITION).glob("*.q")) == ["000000000.q", "000000001.q"]

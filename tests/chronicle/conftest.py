@@ -12,14 +12,14 @@ from supervisor_app.chronicle import (
     list_segment_ids,
     segment_name,
 )
+from tests.reference import REFERENCE_FIXTURES as FIXTURES_ROOT
 
-FIXTURES_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 CASE_NAMES = ("basic", "bigrecords", "midnight", "repaired", "tiny")
 
 
 @dataclass(frozen=True)
 class FixtureCase:
-    """One folder of ../shared/fixtures: a queue and what the reference archiver made of it."""
+    """One folder of tests/data/reference: a queue and what the reference archiver made of it."""
 
     root: Path
 
@@ -43,12 +43,6 @@ class FixtureCase:
         return self.segment_path(self.segment_ids[0]).stat().st_size
 
 
-def _require(path: Path) -> Path:
-    if not path.is_dir():
-        pytest.skip(f"reference fixtures not found at {path} (expected ../shared/fixtures beside the repo)")
-    return path
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "fixture_case" in metafunc.fixturenames:
         metafunc.parametrize("fixture_case", CASE_NAMES, indirect=True)
@@ -57,13 +51,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def fixture_case(request: pytest.FixtureRequest) -> FixtureCase:
     """Each reference case in turn (the test is parametrized over CASE_NAMES)."""
-    return FixtureCase(_require(FIXTURES_ROOT / request.param))
+    return FixtureCase(FIXTURES_ROOT / request.param)
 
 
 @pytest.fixture
 def fixtures_root() -> Path:
-    """The reference fixtures folder; skips the test when it is absent."""
-    return _require(FIXTURES_ROOT)
+    """The vendored reference fixtures folder (tests/data/reference)."""
+    return FIXTURES_ROOT
 
 
 def build_segment(records: bytes, *, segment_id: int = 0, size: int = 4096, flags: int = 0) -> bytes:

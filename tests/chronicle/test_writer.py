@@ -155,7 +155,7 @@ def test_reopen_clears_a_torn_record(tmp_path: Path) -> None:
 
 
 def test_roll_applies_retention(tmp_path: Path) -> None:
-    clock = lambda: 10**18  # noqa: E731 - a fixed "now" for heartbeats
+    clock = lambda: 10**18
     register_reader(tmp_path, "slow", ReaderPosition(segment_id=2, heartbeat_ns=10**18))
     with QueueWriter(tmp_path, segment_size=SMALL, clock=clock) as writer:
         writer.append_many(_payloads(12 * 5))  # fills segments 0..4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -193,10 +194,8 @@ class FleetLauncher:
                 fleet.process.kill()
                 fleet.process.wait(5)
         for pid in _pids_mentioning(self.roots):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def remove_roots(self) -> None:
         for root in self.roots:
