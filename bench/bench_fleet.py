@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from supervisor_app.chronicle.writer import QueueWriter
-from supervisor_app.fleet.control import request
+from supervisor_app.supervision.control import request
 
 SEGMENT_SIZE = 64 * 1024
 TICK = os.sysconf("SC_CLK_TCK")

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from supervisor_app.fleet import check_fleet_config
+from supervisor_app.config import check_fleet_config
 
 FLOOR_SECONDS = 1.0
 

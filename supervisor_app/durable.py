@@ -69,11 +69,12 @@ def tmp_path_for(final: Path) -> Path:
     return final.with_name(final.name + TMP_SUFFIX)
 
 
-def write_file_atomically(final: Path, data: bytes) -> None:
-    """Publish `data` under `final`: nobody ever sees a partial file under that name."""
+def write_file_atomically(final: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Publish `data` under `final` with `mode`: nobody ever sees a partial file under that name."""
     tmp = tmp_path_for(final)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
+        os.fchmod(fd, mode)  # O_CREAT's mode is masked by the umask and ignored for a leftover tmp file
         write_all(fd, data)
         os.fsync(fd)
     except BaseException:

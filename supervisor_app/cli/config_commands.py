@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_app.cli import exit_codes
-from supervisor_app.fleet import (
+from supervisor_app.config import (
     Problem,
     check_fleet_config,
     config_as_data,
     problems_as_json,
     problems_as_text,
 )
-from supervisor_app.fleet.problems import counted
+from supervisor_app.config.problems import counted
 
 
 def register(subparsers: Any) -> None:

@@ -14,21 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_app.cli import exit_codes
+from supervisor_app.config.model import FleetConfig
+from supervisor_app.config.problems import problems_as_text
+from supervisor_app.config.validation import load_fleet_config
 from supervisor_app.errors import ConfigError, ControlError, SupervisordError
 from supervisor_app.file_lock import exclusive_lock
-from supervisor_app.fleet import control
-from supervisor_app.fleet.config import FleetConfig
-from supervisor_app.fleet.engine import Engine
-from supervisor_app.fleet.problems import problems_as_text
-from supervisor_app.fleet.render import RenderedFleet
-from supervisor_app.fleet.state_files import StateFiles, make_private_dir
-from supervisor_app.fleet.status_report import with_archive_progress
-from supervisor_app.fleet.supervise_config import checked_fleet, install
-from supervisor_app.fleet.supervisord_client import SupervisordClient
-from supervisor_app.fleet.supervisord_process import SupervisordProcess, stop_orphans
-from supervisor_app.fleet.validation import load_fleet_config
-from supervisor_app.fleet.wakeup import Wakeup
 from supervisor_app.logs import configure_logging, log_uncaught_exceptions
+from supervisor_app.supervision import control
+from supervisor_app.supervision.engine import Engine
+from supervisor_app.supervision.install import checked_fleet, install
+from supervisor_app.supervision.render import RenderedFleet
+from supervisor_app.supervision.state_files import StateFiles, make_private_dir
+from supervisor_app.supervision.status_report import with_archive_progress
+from supervisor_app.supervision.supervisord.client import SupervisordClient
+from supervisor_app.supervision.supervisord.process import SupervisordProcess, stop_orphans
+from supervisor_app.supervision.wakeup import Wakeup
 
 CONFIG_ENV = "CHRONICLE_FLEET_CONFIG"
 SUPERVISORD_START_TIMEOUT_S = 20.0

@@ -30,8 +30,8 @@ from supervisor_app.demo.workspace import (
     create_workspace,
 )
 from supervisor_app.errors import ControlError
-from supervisor_app.fleet import control
-from supervisor_app.fleet.state_files import StateFiles
+from supervisor_app.supervision import control
+from supervisor_app.supervision.state_files import StateFiles
 
 FEED_RATE = 2500  # messages a second per venue: about one 1 MiB segment a second
 READER_NAME = "raw-archiver"

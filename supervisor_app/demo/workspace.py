@@ -99,7 +99,7 @@ def create_workspace(root: Path) -> DemoWorkspace:
     ):
         directory.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("written by chronicle-fleet demo; safe to delete\n")
-    schema = resources.files("supervisor_app.fleet").joinpath("fleet.schema.json")
+    schema = resources.files("supervisor_app.config").joinpath("fleet.schema.json")
     venues = "\n".join(f"  - name: {v}\n    bus: demo" for v in DEMO_VENUES)
     workspace.config.write_text(CONFIG_TEMPLATE.format(schema=schema, venues=venues))
     return workspace

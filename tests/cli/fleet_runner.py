@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import yaml
 
 from supervisor_app.errors import ControlError
-from supervisor_app.fleet.control import request
-from supervisor_app.fleet.state_files import StateFiles
+from supervisor_app.supervision.control import request
+from supervisor_app.supervision.state_files import StateFiles
 from tests.commands import FLEET
 
 T = TypeVar("T")

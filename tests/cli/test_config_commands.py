@@ -16,7 +16,7 @@ import yaml
 from supervisor_app.cli import exit_codes
 from supervisor_app.cli.fleet import main
 from tests.commands import FLEET
-from tests.fleet.sample_configs import MINIMAL, write_config
+from tests.config.sample_configs import MINIMAL, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(str(path) for path in (REPO / "configs").glob("*.yaml"))

@@ -1,0 +1,319 @@
+"""Config data becomes the typed FleetConfig, each value remembering where the YAML declared it.
+
+Resolution runs once, on data the schema may still reject: a value that cannot be
+converted is left at its default (the schema reports it) and a venue whose name or
+source cannot be worked out is left out, so the checks on typed values still run on
+everything else and one pass reports every problem. The dataclasses' own defaults are
+the fleet's defaults, so this module names none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from supervisor_app.config.model import (
+    ArchiverSettings,
+    BusSource,
+    CompressionPolicy,
+    FleetConfig,
+    LogSettings,
+    RestartPolicy,
+    SupervisorSettings,
+    VenueConfig,
+)
+from supervisor_app.config.paths import resolve_path
+from supervisor_app.config.problems import DataPath, Finding
+from supervisor_app.units import parse_duration, parse_size
+
+Settings = TypeVar("Settings")
+# A value's place in the typed config: ("venues", 0, "compression", "level") is
+# config.venues[0].compression.level. Its DataPath says where the YAML declared it.
+TypedPath = tuple[str | int, ...]
+_Convert = Callable[[Any], Any]
+_Field = tuple[str, str, _Convert]  # YAML key, dataclass field, converter (raises _Unusable)
+_PLACEHOLDER = Path("/")  # stands for a required path the file does not give usably; it has no origin
+
+
+class _Unusable(Exception):
+    """A value the converter cannot turn into its typed form (the schema says why)."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The typed config, where each of its values was declared, and references that lead nowhere."""
+
+    config: FleetConfig
+    origins: Mapping[TypedPath, DataPath]
+    findings: tuple[Finding, ...]  # e.g. a venue on a bus that is not declared
+
+    def origin(self, typed: TypedPath) -> DataPath | None:
+        """Where the YAML declared this value; None for a built-in default (or a value it does not give)."""
+        return self.origins.get(typed)
+
+    def declared(self, typed: TypedPath, value: Settings) -> tuple[DataPath, Settings] | None:
+        """(origin, value) when the file declares the value, else None: checks speak only of what is written."""
+        origin = self.origin(typed)
+        return None if origin is None else (origin, value)
+
+
+def resolve(data: object, config_path: Path) -> Resolved:
+    """The FleetConfig that `data`, read from `config_path`, declares, as far as it can be worked out."""
+    return _Resolver(config_path.absolute()).resolve(_mapping(data))
+
+
+def resolve_config(data: object, config_path: Path) -> FleetConfig:
+    """The FleetConfig of data that passed every check."""
+    return resolve(data, config_path).config
+
+
+@dataclass
+class _Resolver:
+    """One resolution's state: the config file and the origins found so far (mutable: it is the walk's state)."""
+
+    path: Path
+    origins: dict[TypedPath, DataPath] = dataclasses.field(default_factory=dict)
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    declared_buses: tuple[str, ...] = ()  # every name under `buses`, usable root or not
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, data: Mapping[str, Any]) -> Resolved:
+        defaults = _mapping(data.get("defaults"))
+        compression = self.overlay(
+            CompressionPolicy(),
+            defaults.get("compression"),
+            _COMPRESSION_FIELDS,
+            ("compression",),
+            ("defaults", "compression"),
+        )
+        archiver = self.overlay(
+            ArchiverSettings(), defaults.get("archiver"), _ARCHIVER_FIELDS, ("archiver",), ("defaults", "archiver")
+        )
+        buses = self.buses(_mapping(data.get("buses")))
+        venues = self.venues(data.get("venues"), buses, compression, archiver)
+        config = FleetConfig(
+            path=self.path,
+            archive_root=self.required_path(data.get("archive_root"), ("archive_root",), ("archive_root",)),
+            venues=venues,
+            supervisor=self.supervisor(_mapping(data.get("supervisor"))),
+            buses=buses,
+            compression=compression,
+            archiver=archiver,
+            restart=self.overlay(RestartPolicy(), data.get("restart"), _RESTART_FIELDS, ("restart",), ("restart",)),
+        )
+        return Resolved(config, dict(self.origins), tuple(self.findings))
+
+    def overlay(
+        self, base: Settings, raw: object, fields: tuple[_Field, ...], typed: TypedPath, declared: DataPath
+    ) -> Settings:
+        """`base` with each field that `raw` gives usably replaced by its converted value."""
+        changes = {}
+        for key, name, convert in fields:
+            value = _convert(_mapping(raw), key, convert)
+            if value is not _MISSING:
+                changes[name] = value
+                self.origins[(*typed, name)] = (*declared, key)
+        return dataclasses.replace(base, **changes)  # type: ignore[type-var]
+
+    def inherit(self, fields: tuple[_Field, ...], parent: TypedPath, child: TypedPath) -> None:
+        """A venue's settings start as the fleet's: so do their origins."""
+        for _, name, _ in fields:
+            origin = self.origins.get((*parent, name))
+            if origin is not None:
+                self.origins[(*child, name)] = origin
+
+    def required_path(self, raw: object, typed: TypedPath, declared: DataPath) -> Path:
+        path = _usable_path(self.base, raw)
+        if path is None:
+            return _PLACEHOLDER
+        self.origins[typed] = declared
+        return path
+
+    def buses(self, raw: Mapping[str, Any]) -> tuple[BusSource, ...]:
+        self.declared_buses = tuple(raw)
+        buses = []
+        for name, root in raw.items():
+            path = _usable_path(self.base, root)
+            if path is not None:
+                self.origins[("buses", len(buses))] = ("buses", name)
+                buses.append(BusSource(name, path))
+        return tuple(buses)
+
+    def venues(
+        self,
+        raw: object,
+        buses: tuple[BusSource, ...],
+        compression: CompressionPolicy,
+        archiver: ArchiverSettings,
+    ) -> tuple[VenueConfig, ...]:
+        venues: list[VenueConfig] = []
+        for index, item in enumerate(raw if isinstance(raw, list) else []):
+            venue = self.venue(_mapping(item), index, len(venues), buses, compression, archiver)
+            if venue is not None:
+                venues.append(venue)
+        return tuple(venues)
+
+    def venue(
+        self,
+        raw: Mapping[str, Any],
+        index: int,
+        number: int,
+        buses: tuple[BusSource, ...],
+        compression: CompressionPolicy,
+        archiver: ArchiverSettings,
+    ) -> VenueConfig | None:
+        name = raw.get("name")
+        source = self.source(raw, index, name, buses)
+        if not isinstance(name, str) or not name or source is None:
+            return None
+        typed, declared = ("venues", number), ("venues", index)
+        queue_dir, source_text, source_key = source
+        self.origins[(*typed, "name")] = (*declared, "name")
+        self.origins[(*typed, "queue_dir")] = (*declared, source_key)
+        enabled = raw.get("enabled", True)
+        self.inherit(_COMPRESSION_FIELDS, ("compression",), (*typed, "compression"))
+        self.inherit(_ARCHIVER_FIELDS, ("archiver",), (*typed, "archiver"))
+        return VenueConfig(
+            name=name,
+            queue_dir=queue_dir,
+            source=source_text,
+            enabled=enabled if isinstance(enabled, bool) else True,
+            compression=self.overlay(
+                compression,
+                raw.get("compression"),
+                _COMPRESSION_FIELDS,
+                (*typed, "compression"),
+                (*declared, "compression"),
+            ),
+            archiver=self.overlay(
+                archiver, raw.get("archiver"), _ARCHIVER_FIELDS, (*typed, "archiver"), (*declared, "archiver")
+            ),
+        )
+
+    def source(
+        self, raw: Mapping[str, Any], index: int, name: object, buses: tuple[BusSource, ...]
+    ) -> tuple[Path, str, str] | None:
+        """(queue directory, "bus:<name>" or "queue", the key that declares it), or None."""
+        bus_name = raw.get("bus")
+        if isinstance(bus_name, str):
+            bus = next((bus for bus in buses if bus.name == bus_name), None)
+            if bus_name not in self.declared_buses:
+                self.findings.append(_unknown_bus(index, bus_name, self.declared_buses))
+            elif bus is not None and isinstance(name, str) and name:
+                return bus.queue_dir(name), f"bus:{bus.name}", "bus"
+        queue = _usable_path(self.base, raw.get("queue"))
+        return None if queue is None else (queue, "queue", "queue")
+
+    def supervisor(self, raw: Mapping[str, Any]) -> SupervisorSettings:
+        log_fields: tuple[_Field, ...] = (
+            ("log_dir", "directory", self.log_directory),
+            ("log_max_bytes", "max_bytes", _bytes),
+            ("log_backups", "backups", _int),
+        )
+        logs = self.overlay(LogSettings(), raw, log_fields, ("supervisor", "logs"), ("supervisor",))
+        state_dir = self.required_path(raw.get("state_dir"), ("supervisor", "state_dir"), ("supervisor", "state_dir"))
+        settings = SupervisorSettings(state_dir=state_dir, logs=logs)
+        return self.overlay(
+            settings, raw, (("stop_timeout", "stop_timeout_s", _seconds),), ("supervisor",), ("supervisor",)
+        )
+
+    def log_directory(self, text: object) -> Path | None:
+        if text is None or text == "stdout":
+            return None
+        path = _usable_path(self.base, text)
+        if path is None:
+            raise _Unusable
+        return path
+
+
+def _unknown_bus(index: int, name: str, declared: tuple[str, ...]) -> Finding:
+    listing = ", ".join(repr(bus) for bus in declared) or "none"
+    return Finding(("venues", index, "bus"), f"unknown bus {name!r} (declared buses: {listing})")
+
+
+_MISSING = object()
+
+
+def _convert(raw: Mapping[str, Any], key: str, convert: _Convert) -> Any:
+    if key not in raw:
+        return _MISSING
+    try:
+        return convert(raw[key])
+    except _Unusable:
+        return _MISSING
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _usable_path(base: Path, text: object) -> Path | None:
+    """`text` resolved against `base` when it is a non-empty string without NUL, else None."""
+    if not isinstance(text, str) or not text or "\0" in text:
+        return None
+    return resolve_path(base, text)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Unusable
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Unusable
+    return value
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Unusable
+    return value
+
+
+def _codec(value: object) -> str:
+    if value not in ("zstd", "none"):
+        raise _Unusable
+    return str(value)
+
+
+def _seconds(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise _Unusable
+    return seconds
+
+
+def _milliseconds(value: object) -> int:
+    return round(_seconds(value) * 1000)
+
+
+def _bytes(value: object) -> int:
+    size = parse_size(value)
+    if size is None:
+        raise _Unusable
+    return size
+
+
+_COMPRESSION_FIELDS: tuple[_Field, ...] = (
+    ("codec", "codec", _codec),
+    ("level", "level", _int),
+    ("block_size", "block_size", _bytes),
+    ("keep_raw", "keep_raw", _flag),
+)
+_ARCHIVER_FIELDS: tuple[_Field, ...] = (
+    ("poll_interval", "poll_ms", _milliseconds),
+    ("reader_name", "reader_name", _text),
+)
+_RESTART_FIELDS: tuple[_Field, ...] = (
+    ("initial_delay", "initial_delay_s", _seconds),
+    ("max_delay", "max_delay_s", _seconds),
+    ("healthy_after", "healthy_after_s", _seconds),
+)

@@ -1,0 +1,79 @@
+"""Deploy-time path checks against a real directory tree."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from supervisor_app.config import fleet_config_problems
+from tests.config.sample_configs import BUS_HEAD, write_config
+
+CONFIG = (
+    BUS_HEAD
+    + """\
+  - name: okx
+    bus: main
+  - name: cb
+    queue: cb-queue
+  - name: later
+    bus: main
+    enabled: false
+"""
+)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Path:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "bus/streams/raw/okx/queue").mkdir(parents=True)
+    (tmp_path / "cb-queue").mkdir()
+    return write_config(tmp_path, CONFIG)
+
+
+def messages(path: Path) -> list[str]:
+    return [f"{p.line}:{p.column}: {p.path}: {p.message}" for p in fleet_config_problems(path, check_paths=True)]
+
+
+def test_existing_sources_and_archive_pass_and_disabled_venues_are_not_checked(fleet: Path) -> None:
+    assert messages(fleet) == []
+
+
+def test_paths_are_not_checked_unless_asked(fleet: Path) -> None:
+    (fleet.parent / "cb-queue").rmdir()
+    assert fleet_config_problems(fleet) == []
+    assert len(fleet_config_problems(fleet, check_paths=True)) == 1
+
+
+def test_missing_queue_and_archive_are_reported_at_their_declarations(fleet: Path) -> None:
+    (fleet.parent / "bus/streams/raw/okx/queue").rmdir()
+    (fleet.parent / "archive").rmdir()
+    root = fleet.parent
+    assert messages(fleet) == [
+        f"2:15: archive_root: {root}/archive does not exist",
+        f"9:10: venues[0].bus: queue directory {root}/bus/streams/raw/okx/queue does not exist",
+    ]
+
+
+def test_a_file_where_a_directory_belongs(fleet: Path) -> None:
+    (fleet.parent / "cb-queue").rmdir()
+    (fleet.parent / "cb-queue").write_text("not a directory")
+    assert messages(fleet) == [f"11:12: venues[1].queue: queue directory {fleet.parent}/cb-queue is not a directory"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_archive_root(fleet: Path) -> None:
+    archive = fleet.parent / "archive"
+    archive.chmod(0o500)
+    try:
+        assert messages(fleet) == [f"2:15: archive_root: {archive} is not writable by this user"]
+    finally:
+        archive.chmod(0o700)
+
+
+def test_access_is_asked_of_the_os_for_each_directory(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Runs as root too, where chmod cannot take access away: the OS says no to the queue of `cb`.
+    queue = fleet.parent / "cb-queue"
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != queue)
+    assert messages(fleet) == [f"11:12: venues[1].queue: queue directory {queue} is not readable by this user"]
