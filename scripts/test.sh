@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a virtualenv in .venv (once) and run the whole test suite.
+# Set up a virtualenv in .venv (once), check the code (ruff, mypy), and run the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -7,4 +7,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -qq --upgrade pip
 .venv/bin/python -m pip install -qq -e '.[test]'
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -43,7 +43,7 @@ class _DepthLimitedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -98,7 +98,7 @@ def _compose(text: str, file: str) -> yaml.Node:
     except yaml.reader.ReaderError as error:
         line, column = _line_column(text[: error.position])
         raise _Unusable(Problem(file, line, column, "", f"not valid YAML: {error.reason}")) from error
-    if _is_empty(node):
+    if node is None or _is_empty(node):
         raise _Unusable(Problem(file, 1, 1, "", "the file is empty; expected a fleet declaration"))
     return node
 

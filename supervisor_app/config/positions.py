@@ -28,7 +28,7 @@ class Positions:
             node = node or self.values.get(prefix)
             if node is not None:
                 return node.start_mark
-        return yaml.Mark("<document>", 0, 0, 0, None, None)
+        return yaml.Mark("<document>", 0, 0, 0, "", 0)
 
     def locate(self, finding: Finding, file: str) -> Problem:
         """The finding as a problem at the node it targets."""

@@ -137,7 +137,7 @@ class _Resolver:
 
     def buses(self, raw: Mapping[str, Any]) -> tuple[BusSource, ...]:
         self.declared_buses = tuple(raw)
-        buses = []
+        buses: list[BusSource] = []
         for name, root in raw.items():
             path = _usable_path(self.base, root)
             if path is not None:

@@ -35,6 +35,30 @@ _BOUND_WORDS = (
 
 
 @dataclass(frozen=True)
+class _Error:
+    """The parts of a jsonschema ValidationError the explanations read, typed (its own are loose unions)."""
+
+    validator: str  # the failing keyword: "type", "required", ...
+    validator_value: Any  # the keyword's value in the schema
+    schema: dict[str, Any]  # the schema fragment holding the keyword
+    instance: Any  # the value that failed
+    message: str
+    relative_schema_path: tuple[str | int, ...]
+
+    @classmethod
+    def of(cls, error: ValidationError) -> _Error:
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        return cls(
+            str(error.validator),
+            error.validator_value,
+            schema,
+            error.instance,
+            error.message,
+            tuple(error.relative_schema_path),
+        )
+
+
+@dataclass(frozen=True)
 class _Context:
     """What explaining an error may need besides the error: positions and the whole schema."""
 
@@ -44,29 +68,28 @@ class _Context:
 
 def schema_findings(data: object, positions: Positions, validator: Validator) -> list[Finding]:
     """Every schema error in `data` as findings, without repeats."""
-    context = _Context(positions, validator.schema)
-    errors = list(validator.iter_errors(data))
+    context = _Context(positions, dict(validator.schema) if isinstance(validator.schema, Mapping) else {})
+    errors = [(tuple(error.absolute_path), _Error.of(error)) for error in validator.iter_errors(data)]  # type: ignore[arg-type]
     # A value of the wrong type fails its other keywords too; the type is the one worth saying.
-    mistyped = {tuple(error.absolute_path) for error in errors if error.validator == "type"}
+    mistyped = {path for path, error in errors if error.validator == "type"}
     findings: list[Finding] = []
-    for error in errors:
-        path = tuple(error.absolute_path)
+    for path, error in errors:
         if error.validator == "type" or path not in mistyped:
             findings.extend(_explain(error, path, context))
     return list(dict.fromkeys(findings))
 
 
-def _explain(error: ValidationError, path: DataPath, context: _Context) -> Iterable[Finding]:
+def _explain(error: _Error, path: DataPath, context: _Context) -> Iterable[Finding]:
     if "propertyNames" in error.relative_schema_path:
         key = str(error.instance)
         return [Finding(path, _pattern_message(error, context.schema), where=(*path, key), at_key=True)]
-    explain = _EXPLAINERS.get(str(error.validator))
+    explain = _EXPLAINERS.get(error.validator)
     if explain is None:
         return [Finding(path, error.message)]
     return explain(error, path, context)
 
 
-def _type(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _type(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     expected = _expected(error, context.schema)
     reading = unquoted_reading(context.positions.value_node(path), error.instance)
     if reading and "string" in _as_list(error.validator_value):
@@ -74,7 +97,7 @@ def _type(error: ValidationError, path: DataPath, context: _Context) -> list[Fin
     return [Finding(path, f"expected {expected}, got {describe_value(error.instance)}")]
 
 
-def _expected(error: ValidationError, root: dict[str, Any]) -> str:
+def _expected(error: _Error, root: dict[str, Any]) -> str:
     definition = _definition(error.schema, root)
     if definition in ("duration", "size"):
         return f"a {definition} ({error.schema['description']})"
@@ -82,12 +105,12 @@ def _expected(error: ValidationError, root: dict[str, Any]) -> str:
     return " or ".join(names[name] for name in _as_list(error.validator_value))
 
 
-def _required(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _required(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     missing = [name for name in error.validator_value if name not in error.instance]
     return [Finding(path, f"missing required key {name!r}", at_key=True) for name in missing]
 
 
-def _unknown_keys(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _unknown_keys(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     known = list(error.schema.get("properties", {}))
     unknown = [key for key in error.instance if key not in known]
     return [Finding(path, _unknown_key_message(key, known), where=(*path, key), at_key=True) for key in unknown]
@@ -98,7 +121,7 @@ def _unknown_key_message(key: str, known: list[str]) -> str:
     return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
-def _one_of(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _one_of(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     choices = [branch.get("required", [None])[0] for branch in error.validator_value]
     if None in choices:
         return [Finding(path, error.message)]
@@ -110,12 +133,12 @@ def _one_of(error: ValidationError, path: DataPath, context: _Context) -> list[F
     return [Finding(path, f"has {both}; give only one", where=(*path, given[-1]), at_key=True)]
 
 
-def _bound(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
-    words = dict(_BOUND_WORDS)[str(error.validator)]
+def _bound(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
+    words = dict(_BOUND_WORDS)[error.validator]
     return [Finding(path, f"{show_value(error.instance)} {words} {_show_bound(error)}")]
 
 
-def _show_bound(error: ValidationError) -> str:
+def _show_bound(error: _Error) -> str:
     kind = unit_kind(error.schema)
     if kind == "duration":
         return show_duration(error.validator_value)
@@ -124,24 +147,24 @@ def _show_bound(error: ValidationError) -> str:
     return show_value(error.validator_value)
 
 
-def _pattern(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _pattern(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     return [Finding(path, _pattern_message(error, context.schema))]
 
 
-def _pattern_message(error: ValidationError, root: dict[str, Any]) -> str:
+def _pattern_message(error: _Error, root: dict[str, Any]) -> str:
     if _definition(error.schema, root) is None:
         return f"{show_value(error.instance)} does not match {error.validator_value!r}"
     title, description = error.schema["title"].lower(), error.schema["description"]
     return f"{show_value(error.instance)} is not a valid {title} ({description})"
 
 
-def _length(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _length(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     if error.validator == "minLength":
         return [Finding(path, "must not be empty" if error.validator_value == 1 else error.message)]
     return [Finding(path, f"is longer than {error.validator_value} characters")]
 
 
-def _choice(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _choice(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     value = show_value(error.instance)
     if error.validator == "const":
         return [Finding(path, f"{value} is not supported; expected {show_value(error.validator_value)}")]
@@ -149,7 +172,7 @@ def _choice(error: ValidationError, path: DataPath, context: _Context) -> list[F
     return [Finding(path, f"{value} is not one of {allowed}")]
 
 
-def _count(error: ValidationError, path: DataPath, context: _Context) -> list[Finding]:
+def _count(error: _Error, path: DataPath, context: _Context) -> list[Finding]:
     limit, count = error.validator_value, len(error.instance)
     if error.validator == "minItems":
         return [Finding(path, f"has {count} entries; at least {limit} needed")]
@@ -165,7 +188,7 @@ def _as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-_Explainer = Callable[[ValidationError, DataPath, _Context], Iterable[Finding]]
+_Explainer = Callable[[_Error, DataPath, _Context], Iterable[Finding]]
 _EXPLAINERS: Mapping[str, _Explainer] = MappingProxyType(
     {
         "type": _type,

@@ -78,6 +78,7 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode), f"a YAML node is a mapping, a sequence or a scalar, not {node!r}"
         return self._scalar(node, path, self._flag)
 
     def _spend(self, node: yaml.Node, path: DataPath) -> None:

@@ -37,7 +37,7 @@ def command_from_request(request: dict[str, Any]) -> Command:
     op = request.get("op")
     if op == "status":
         return Status()
-    if op in _VENUE_COMMANDS:
+    if isinstance(op, str) and op in _VENUE_COMMANDS:
         venues = request.get("venues")
         if not isinstance(venues, list) or not venues or not all(isinstance(v, str) for v in venues):
             raise ControlError(f"{op} needs a non-empty list of venue names")

@@ -8,13 +8,11 @@ import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from supervisor.xmlrpc import Faults
 
 from supervisor_app.errors import SupervisordError
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,10 +80,11 @@ class _UnixTransport(xmlrpc.client.Transport):
         self._timeout = timeout
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        if self._connection and host == self._connection[0]:
+        if self._connection and host == self._connection[0] and self._connection[1] is not None:
             return self._connection[1]
-        self._connection = host, _UnixConnection(self._path, self._timeout)
-        return self._connection[1]
+        connection = _UnixConnection(self._path, self._timeout)
+        self._connection = host, connection
+        return connection
 
 
 class SupervisordClient:
@@ -159,11 +158,12 @@ class SupervisordClient:
 
     def _call(
         self,
-        method: Callable[[xmlrpc.client.ServerProxy], T],
+        method: Callable[[xmlrpc.client.ServerProxy], Any],
         *,
         ignore: frozenset[int] | set[int] = frozenset(),
         default: Any = None,
-    ) -> T:
+    ) -> Any:
+        """The XML-RPC answer (untyped, as the wire gives it), or `default` for an ignored fault."""
         try:
             return method(self._proxy)
         except xmlrpc.client.Fault as fault:

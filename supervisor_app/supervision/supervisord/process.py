@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from supervisor_app.errors import SupervisordError
 from supervisor_app.supervision.state_files import StateFiles
@@ -61,8 +62,9 @@ class SupervisordProcess:
         assert popen.stdout is not None and popen.stderr is not None
         target = stdout if stdout is not None else sys.stdout.buffer
         relays = [
-            start_relay("supervisord-stdout", popen.stdout, _passthrough(target, log)),
-            start_relay("supervisord-stderr", popen.stderr, _as_log(log)),
+            # Popen's pipes are BufferedReaders (bufsize -1), which typeshed calls IO[bytes].
+            start_relay("supervisord-stdout", cast(io.BufferedReader, popen.stdout), _passthrough(target, log)),
+            start_relay("supervisord-stderr", cast(io.BufferedReader, popen.stderr), _as_log(log)),
         ]
         log.info("supervisord_started", supervisord_pid=popen.pid, config=str(files.supervisord_conf))
         return cls(popen, relays)

@@ -1,0 +1,13 @@
+"""`start VENUE...`: only the named venues; the others are not touched."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+from supervisor_app.supervision.commands import Fleet, Reply, Start
+from supervisor_app.supervision.commands.venue_operation import operate
+from supervisor_app.supervision.venue import StartRequested
+
+
+def handle(fleet: Fleet, command: Start, future: Future[Reply] | None) -> None:
+    operate(fleet, "start", command.venues, StartRequested(), future)

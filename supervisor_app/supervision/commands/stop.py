@@ -1,0 +1,13 @@
+"""`stop VENUE...`: only the named venues; the others are not touched."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+from supervisor_app.supervision.commands import Fleet, Reply, Stop
+from supervisor_app.supervision.commands.venue_operation import operate
+from supervisor_app.supervision.venue import StopRequested
+
+
+def handle(fleet: Fleet, command: Stop, future: Future[Reply] | None) -> None:
+    operate(fleet, "stop", command.venues, StopRequested(), future)

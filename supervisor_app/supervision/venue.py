@@ -1,0 +1,360 @@
+"""One venue's lifecycle as a state machine that only decides: an event in, the new venue and actions out.
+
+Pure: no I/O and no clock reads (times come in the Context). The engine carries out the
+actions and feeds back what supervisord reports, so every rule of the lifecycle lives
+here and is tested by table (tests/supervision/test_venue.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from supervisor_app.config.model import RestartPolicy, VenueConfig
+from supervisor_app.supervision import policy
+
+Phase = Literal["starting", "running", "stopping", "backoff", "held", "stopped"]
+AfterStop = Literal["start", "replace", "remove"]
+UP: tuple[Phase, ...] = ("starting", "running")  # a process exists (or is being spawned)
+WITH_PROCESS: tuple[Phase, ...] = (*UP, "stopping")
+
+
+@dataclass(frozen=True)
+class Venue:
+    """One enabled venue as the engine sees it."""
+
+    config: VenueConfig
+    restart: policy.RestartState = field(default_factory=policy.RestartState)
+    phase: Phase = "stopped"
+    pid: int | None = None
+    started_at: float | None = None  # wall clock
+    after_stop: AfterStop | None = None  # what to do once the process we are stopping has ended
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def settled(self) -> bool:
+        return self.phase not in ("starting", "stopping") and self.after_stop is None
+
+    @property
+    def has_process(self) -> bool:
+        return self.phase in WITH_PROCESS
+
+
+# ---- what happens to a venue ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """supervisord reports the archiver running."""
+
+    pid: int
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """supervisord has the archiver running though we had not heard (a start found it up, or a resync): quietly ours."""
+
+    pid: int
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The archiver's process ended; `stopped` when supervisord stopped it (ours or an operator's)."""
+
+    report: policy.ExitReport
+    pid: int = 0  # the pid that ended; 0 when unknown
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class SpawnFailed:
+    """supervisord did not answer a start: try again later, as after a crash."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class StartRequested:
+    """An operator start, or a venue (re)added by a reload."""
+
+
+@dataclass(frozen=True)
+class StopRequested:
+    """An operator stop."""
+
+
+@dataclass(frozen=True)
+class RestartRequested:
+    """An operator restart."""
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A reload changed this venue's settings: it starts over with them."""
+
+    config: VenueConfig
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A reload removed this venue."""
+
+
+@dataclass(frozen=True)
+class ShutdownRequested:
+    """The whole fleet is stopping."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The engine's step: a due retry is made, a healthy run resets the backoff."""
+
+
+Event = (
+    Spawned
+    | Adopted
+    | Ended
+    | SpawnFailed
+    | StartRequested
+    | StopRequested
+    | RestartRequested
+    | Replaced
+    | Removed
+    | ShutdownRequested
+    | Tick
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision may depend on besides the venue and the event."""
+
+    restart_policy: RestartPolicy
+    now: float  # the engine's monotonic clock
+    wall: float  # wall-clock seconds
+    shutting_down: bool = False
+
+
+# ---- what the engine must do --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """Start the venue's program (a start supervisord does not answer comes back as SpawnFailed)."""
+
+
+@dataclass(frozen=True)
+class SendStop:
+    """Ask supervisord to stop the venue's program (SIGTERM, then the stop timeout)."""
+
+
+@dataclass(frozen=True)
+class SwapGroup:
+    """Make supervisord take the program's new settings (it keeps the old ones until its group is re-added)."""
+
+
+@dataclass(frozen=True)
+class RemoveGroup:
+    """Remove the program from supervisord; the venue is forgotten."""
+
+
+@dataclass(frozen=True)
+class Log:
+    """One lifecycle log event."""
+
+    level: Literal["info", "warning", "error"]
+    event: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+Action = Spawn | SendStop | SwapGroup | RemoveGroup | Log
+Outcome = tuple[Venue | None, tuple[Action, ...]]  # None: the venue is gone
+
+
+def decide(venue: Venue, event: Event, context: Context) -> Outcome:
+    """The venue after `event`, and what the engine must do about it."""
+    return _RULES[type(event)](venue, event, context)
+
+
+def is_current(venue: Venue, pid: int) -> bool:
+    """An end belongs to the process we know of, not to an older one already accounted for."""
+    return venue.has_process and not (venue.pid and pid and pid != venue.pid)
+
+
+def iso(wall: float | None) -> str | None:
+    """Wall-clock seconds as ISO-8601 UTC, as in the logs."""
+    return None if wall is None else dt.datetime.fromtimestamp(wall, dt.UTC).isoformat()
+
+
+# ---- the rules ------------------------------------------------------------------------------
+
+
+def _spawned(venue: Venue, event: Spawned, context: Context) -> Outcome:
+    phase: Phase = "stopping" if venue.phase == "stopping" else "running"
+    log = Log(
+        "info",
+        "spawned",
+        {"child_pid": event.pid, "restarts": venue.restart.restarts, "started_at": iso(event.started_at)},
+    )
+    return replace(venue, phase=phase, pid=event.pid, started_at=event.started_at), (log,)
+
+
+def _adopted(venue: Venue, event: Adopted, context: Context) -> Outcome:
+    phase: Phase = "stopping" if venue.phase == "stopping" else "running"
+    return replace(venue, phase=phase, pid=event.pid, started_at=event.started_at), ()
+
+
+def _ended(venue: Venue, event: Ended, context: Context) -> Outcome:
+    if not is_current(venue, event.pid):
+        return venue, ()
+    if venue.phase == "stopping" or context.shutting_down or event.stopped:
+        return _finish_stop(venue, event.report, context)
+    return _crashed(venue, event.report, context)
+
+
+def _spawn_failed(venue: Venue, event: SpawnFailed, context: Context) -> Outcome:
+    report = policy.ExitReport(
+        None, at=context.wall, spawn_error=f"supervisord did not answer the start: {event.error}"
+    )
+    return _crashed(venue, report, context)
+
+
+def _crashed(venue: Venue, report: policy.ExitReport, context: Context) -> Outcome:
+    """The archiver ended without being asked to: the policy decides what happens next."""
+    restart, decision = policy.on_exit(context.restart_policy, venue.restart, report, context.now)
+    exited = Log("warning", "exited", {"expected": False, **exit_fields(venue, report)})
+    if isinstance(decision, policy.Hold):
+        held = Log(
+            "error",
+            "held",
+            {"reason": decision.reason, "action": f"fix the cause, then: chronicle-fleet start {venue.name}"},
+        )
+        return replace(venue, phase="held", restart=restart, pid=None, started_at=None), (exited, held)
+    scheduled = Log(
+        "info",
+        "restart_scheduled",
+        {"delay_s": decision.delay_s, "attempt": decision.attempt, "retry_at": iso(context.wall + decision.delay_s)},
+    )
+    return replace(venue, phase="backoff", restart=restart, pid=None, started_at=None), (exited, scheduled)
+
+
+def _finish_stop(venue: Venue, report: policy.ExitReport, context: Context) -> Outcome:
+    """A stop we (or an operator through supervisord) asked for has finished; do what was waiting on it."""
+    logged = Log("info", "stopped", {"expected": True, **exit_fields(venue, report)})
+    then = venue.after_stop
+    venue = replace(
+        venue,
+        phase="stopped",
+        pid=None,
+        started_at=None,
+        after_stop=None,
+        restart=policy.operator_stopped(venue.restart),
+    )
+    if context.shutting_down or then is None:
+        return venue, (logged,)
+    if then == "remove":
+        return None, (logged, RemoveGroup(), Log("info", "removed"))
+    swap: tuple[Action, ...] = (SwapGroup(),) if then == "replace" else ()
+    started, spawn = _spawn(replace(venue, restart=policy.operator_started(venue.restart)))
+    return started, (logged, *swap, *spawn)
+
+
+def _spawn(venue: Venue) -> tuple[Venue, tuple[Action, ...]]:
+    return replace(venue, phase="starting", pid=None, started_at=None), (Spawn(),)
+
+
+def _begin_stop(venue: Venue, then: AfterStop | None) -> Outcome:
+    """Stop the venue's process, or change what follows a stop already under way."""
+    if venue.phase == "stopping":
+        return replace(venue, after_stop=then), ()
+    return replace(venue, phase="stopping", after_stop=then), (SendStop(),)
+
+
+def _start_requested(venue: Venue, event: StartRequested, context: Context) -> Outcome:
+    if venue.phase in UP:
+        return venue, ()
+    if venue.phase == "stopping":
+        return replace(venue, after_stop="start"), ()
+    return _spawn(replace(venue, restart=policy.operator_started(venue.restart)))
+
+
+def _stop_requested(venue: Venue, event: StopRequested | ShutdownRequested, context: Context) -> Outcome:
+    if venue.has_process:
+        return _begin_stop(venue, None)
+    if venue.phase in ("backoff", "held"):
+        # Cancels the scheduled retry, or replaces the hold with an operator stop.
+        stopped = replace(venue, phase="stopped", restart=policy.operator_stopped(venue.restart))
+        if isinstance(event, ShutdownRequested):
+            return stopped, ()
+        return stopped, (Log("info", "stopped", {"expected": True, "was": venue.phase}),)
+    return venue, ()
+
+
+def _restart_requested(venue: Venue, event: RestartRequested, context: Context) -> Outcome:
+    if venue.has_process:
+        return _begin_stop(venue, "start")
+    return _start_requested(venue, StartRequested(), context)
+
+
+def _replaced(venue: Venue, event: Replaced, context: Context) -> Outcome:
+    """A changed venue starts over: new settings, a fresh policy (a hold is released), a new process."""
+    venue = replace(venue, config=event.config, restart=policy.RestartState(restarts=venue.restart.restarts))
+    if venue.has_process:
+        return _begin_stop(venue, "replace")
+    started, spawn = _spawn(venue)
+    return started, (SwapGroup(), *spawn)
+
+
+def _removed(venue: Venue, event: Removed, context: Context) -> Outcome:
+    if venue.has_process:
+        return _begin_stop(venue, "remove")
+    return None, (RemoveGroup(), Log("info", "removed"))
+
+
+def _tick(venue: Venue, event: Tick, context: Context) -> Outcome:
+    if venue.phase == "backoff" and policy.is_due(venue.restart, context.now):
+        restarting = Log("info", "restarting", {"attempt": venue.restart.failures})
+        started, spawn = _spawn(replace(venue, restart=policy.retry_started(venue.restart)))
+        return started, (restarting, *spawn)
+    if venue.phase == "running" and venue.started_at:
+        running_for = context.wall - venue.started_at
+        restart = policy.running_healthy(context.restart_policy, venue.restart, running_for)
+        if restart != venue.restart:
+            return replace(venue, restart=restart), (
+                Log("info", "backoff_reset", {"running_for_s": round(running_for, 1)}),
+            )
+    return venue, ()
+
+
+def exit_fields(venue: Venue, report: policy.ExitReport) -> dict[str, Any]:
+    """How a run ended, as log fields."""
+    return {
+        "child_pid": venue.pid,
+        "exit_code": report.code,
+        "signal": report.signal,
+        "ran_for_s": report.ran_for_s,
+        "ended_at": iso(report.at),
+        "how": report.describe(),
+    }
+
+
+_RULES: Mapping[type, Callable[[Venue, Any, Context], Outcome]] = {
+    Spawned: _spawned,
+    Adopted: _adopted,
+    Ended: _ended,
+    SpawnFailed: _spawn_failed,
+    StartRequested: _start_requested,
+    StopRequested: _stop_requested,
+    RestartRequested: _restart_requested,
+    Replaced: _replaced,
+    Removed: _removed,
+    ShutdownRequested: _stop_requested,
+    Tick: _tick,
+}
