@@ -1,6 +1,6 @@
 """The typed fleet configuration: frozen dataclasses with every default applied.
 
-Nothing outside `fleet.loading` reads raw YAML dicts; everything else reads these.
+Only `config.loading` and `config.resolve` read raw YAML data; everything else reads these.
 """
 
 from __future__ import annotations
@@ -24,12 +24,30 @@ class CompressionPolicy:
     keep_raw: bool = False  # also keep the uncompressed .q beside the .q.zst
 
 
+IoClass = Literal["idle", "best-effort"]
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """How much of the host an archiver may take from the feed handlers beside it."""
+
+    nice: int = 10
+    io_class: IoClass = "best-effort"
+    io_level: int = 7  # within best-effort: 0 highest .. 7 lowest
+    cpu_affinity: tuple[int, ...] | None = None  # None: every core
+    compress_threads: int | None = None  # None: the cores it may use, at most 4
+
+
 @dataclass(frozen=True)
 class ArchiverSettings:
-    """Settings passed to each venue's chronicle-raw-archiver."""
+    """Settings of each venue's chronicle-raw-archiver, and how the supervisor watches it."""
 
     poll_ms: int = 1000
     reader_name: str = "raw-archiver"
+    stall_timeout_s: float = 10.0  # reader heartbeat older than this: the archiver is hung
+    progress_timeout_s: float = 300.0  # sealed backlog and nothing archived for this long: reported
+    missing_queue_timeout_s: float = 60.0  # no queue directory (or no segment in it) for this long: reported
+    resources: ResourceLimits = field(default_factory=ResourceLimits)
 
 
 @dataclass(frozen=True)
@@ -51,12 +69,27 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Where the fleet's Prometheus metrics go; both None: nowhere."""
+
+    listen: tuple[str, int] | None = None  # (host, port) of the /metrics listener
+    textfile: Path | None = None  # a .prom file for node_exporter's textfile collector
+    interval_s: float = 5.0  # how often the textfile is rewritten
+
+    @property
+    def enabled(self) -> bool:
+        return self.listen is not None or self.textfile is not None
+
+
+@dataclass(frozen=True)
 class SupervisorSettings:
     """The supervisor's own settings."""
 
     state_dir: Path
     logs: LogSettings = field(default_factory=LogSettings)
     stop_timeout_s: float = 30.0  # how long an archiver gets after SIGTERM
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    max_compress_threads: int | None = None  # across every archiver at once; None: no cap
 
 
 @dataclass(frozen=True)
@@ -94,6 +127,7 @@ class FleetConfig:
     compression: CompressionPolicy = field(default_factory=CompressionPolicy)
     archiver: ArchiverSettings = field(default_factory=ArchiverSettings)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    archive_root_must_exist: bool = False  # a missing root is an unmounted disk, not something to create
 
     @property
     def enabled_venues(self) -> tuple[VenueConfig, ...]:

@@ -33,7 +33,10 @@ class Positions:
     def locate(self, finding: Finding, file: str) -> Problem:
         """The finding as a problem at the node it targets."""
         mark = self.mark(finding.target, at_key=finding.at_key)
-        return problem_at(file, mark, render_path(finding.path), finding.message)
+        message = finding.message
+        if finding.see_also is not None:
+            message += f" (line {self.mark(finding.see_also).line + 1})"
+        return problem_at(file, mark, render_path(finding.path), message)
 
 
 def problem_at(file: str, mark: yaml.Mark | None, path: str, message: str) -> Problem:

@@ -39,6 +39,7 @@ class Finding:
     message: str
     where: DataPath | None = None  # the path whose node it points at, when not `path`
     at_key: bool = False  # point at the key of `where` rather than its value
+    see_also: DataPath | None = None  # another place the message is about: its line is added to the message
 
     @property
     def target(self) -> DataPath:

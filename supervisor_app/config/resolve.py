@@ -21,6 +21,7 @@ from supervisor_app.config.model import (
     CompressionPolicy,
     FleetConfig,
     LogSettings,
+    MetricsSettings,
     RestartPolicy,
     SupervisorSettings,
     VenueConfig,
@@ -39,7 +40,11 @@ _PLACEHOLDER = Path("/")  # stands for a required path the file does not give us
 
 
 class _Unusable(Exception):
-    """A value the converter cannot turn into its typed form (the schema says why)."""
+    """A value the converter cannot turn into its typed form; the schema says why, unless a reason is given."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -92,9 +97,7 @@ class _Resolver:
             ("compression",),
             ("defaults", "compression"),
         )
-        archiver = self.overlay(
-            ArchiverSettings(), defaults.get("archiver"), _ARCHIVER_FIELDS, ("archiver",), ("defaults", "archiver")
-        )
+        archiver = self.archiver(ArchiverSettings(), defaults.get("archiver"), ("archiver",), ("defaults", "archiver"))
         buses = self.buses(_mapping(data.get("buses")))
         venues = self.venues(data.get("venues"), buses, compression, archiver)
         config = FleetConfig(
@@ -106,6 +109,7 @@ class _Resolver:
             compression=compression,
             archiver=archiver,
             restart=self.overlay(RestartPolicy(), data.get("restart"), _RESTART_FIELDS, ("restart",), ("restart",)),
+            archive_root_must_exist=self.value(data, "archive_root_must_exist", _flag, False),
         )
         return Resolved(config, dict(self.origins), tuple(self.findings))
 
@@ -115,11 +119,42 @@ class _Resolver:
         """`base` with each field that `raw` gives usably replaced by its converted value."""
         changes = {}
         for key, name, convert in fields:
-            value = _convert(_mapping(raw), key, convert)
+            value = self.convert(_mapping(raw), key, convert, (*declared, key))
             if value is not _MISSING:
                 changes[name] = value
                 self.origins[(*typed, name)] = (*declared, key)
         return dataclasses.replace(base, **changes)  # type: ignore[type-var]
+
+    def convert(self, raw: Mapping[str, Any], key: str, convert: _Convert, declared: DataPath) -> Any:
+        """The converted value of `raw[key]`, or _MISSING; a reason the schema cannot see becomes a finding."""
+        if key not in raw:
+            return _MISSING
+        try:
+            return convert(raw[key])
+        except _Unusable as unusable:
+            if unusable.reason is not None:
+                self.findings.append(Finding(declared, unusable.reason))
+            return _MISSING
+
+    def value(self, raw: Mapping[str, Any], key: str, convert: _Convert, default: Settings) -> Settings:
+        """A top-level value, or `default`."""
+        value = self.convert(raw, key, convert, (key,))
+        if value is _MISSING:
+            return default
+        self.origins[(key,)] = (key,)
+        return value
+
+    def archiver(self, base: ArchiverSettings, raw: object, typed: TypedPath, declared: DataPath) -> ArchiverSettings:
+        """Archiver settings over `base`, their resource limits merged field by field too."""
+        settings = self.overlay(base, raw, _ARCHIVER_FIELDS, typed, declared)
+        resources = self.overlay(
+            base.resources,
+            _mapping(raw).get("resources"),
+            _RESOURCE_FIELDS,
+            (*typed, "resources"),
+            (*declared, "resources"),
+        )
+        return dataclasses.replace(settings, resources=resources)
 
     def inherit(self, fields: tuple[_Field, ...], parent: TypedPath, child: TypedPath) -> None:
         """A venue's settings start as the fleet's: so do their origins."""
@@ -179,6 +214,7 @@ class _Resolver:
         enabled = raw.get("enabled", True)
         self.inherit(_COMPRESSION_FIELDS, ("compression",), (*typed, "compression"))
         self.inherit(_ARCHIVER_FIELDS, ("archiver",), (*typed, "archiver"))
+        self.inherit(_RESOURCE_FIELDS, ("archiver", "resources"), (*typed, "archiver", "resources"))
         return VenueConfig(
             name=name,
             queue_dir=queue_dir,
@@ -191,9 +227,7 @@ class _Resolver:
                 (*typed, "compression"),
                 (*declared, "compression"),
             ),
-            archiver=self.overlay(
-                archiver, raw.get("archiver"), _ARCHIVER_FIELDS, (*typed, "archiver"), (*declared, "archiver")
-            ),
+            archiver=self.archiver(archiver, raw.get("archiver"), (*typed, "archiver"), (*declared, "archiver")),
         )
 
     def source(
@@ -218,10 +252,35 @@ class _Resolver:
         )
         logs = self.overlay(LogSettings(), raw, log_fields, ("supervisor", "logs"), ("supervisor",))
         state_dir = self.required_path(raw.get("state_dir"), ("supervisor", "state_dir"), ("supervisor", "state_dir"))
-        settings = SupervisorSettings(state_dir=state_dir, logs=logs)
-        return self.overlay(
-            settings, raw, (("stop_timeout", "stop_timeout_s", _seconds),), ("supervisor",), ("supervisor",)
+        metrics = self.overlay(
+            MetricsSettings(),
+            raw.get("metrics"),
+            self.metrics_fields,
+            ("supervisor", "metrics"),
+            ("supervisor", "metrics"),
         )
+        if isinstance(raw.get("metrics"), Mapping) and not {"listen", "textfile"} & raw["metrics"].keys():
+            self.findings.append(Finding(("supervisor", "metrics"), "needs 'listen' or 'textfile' (or remove it)"))
+        settings = SupervisorSettings(state_dir=state_dir, logs=logs, metrics=metrics)
+        fields: tuple[_Field, ...] = (
+            ("stop_timeout", "stop_timeout_s", _seconds),
+            ("max_compress_threads", "max_compress_threads", _int),
+        )
+        return self.overlay(settings, raw, fields, ("supervisor",), ("supervisor",))
+
+    @property
+    def metrics_fields(self) -> tuple[_Field, ...]:
+        return (
+            ("listen", "listen", _listen_address),
+            ("textfile", "textfile", self.path_value),
+            ("interval", "interval_s", _seconds),
+        )
+
+    def path_value(self, text: object) -> Path:
+        path = _usable_path(self.base, text)
+        if path is None:
+            raise _Unusable
+        return path
 
     def log_directory(self, text: object) -> Path | None:
         if text is None or text == "stdout":
@@ -238,15 +297,7 @@ def _unknown_bus(index: int, name: str, declared: tuple[str, ...]) -> Finding:
 
 
 _MISSING = object()
-
-
-def _convert(raw: Mapping[str, Any], key: str, convert: _Convert) -> Any:
-    if key not in raw:
-        return _MISSING
-    try:
-        return convert(raw[key])
-    except _Unusable:
-        return _MISSING
+_LOOPBACK = "127.0.0.1"
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -302,6 +353,55 @@ def _bytes(value: object) -> int:
     return size
 
 
+def _listen_address(value: object) -> tuple[str, int]:
+    """A port alone (loopback), ':port', 'host:port' or '[v6]:port' as (host, port)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= 65535:
+            raise _Unusable  # the schema bounds a port given as a number
+        host, port = _LOOPBACK, value
+    elif isinstance(value, str) and ":" in value:
+        host_text, _, port_text = value.rpartition(":")
+        if not port_text.isdigit():
+            raise _Unusable
+        host, port = host_text.removeprefix("[").removesuffix("]") or _LOOPBACK, int(port_text)
+    else:
+        raise _Unusable
+    if not 1 <= port <= 65535:
+        raise _Unusable(f"port {port} is outside 1..65535")
+    return host, port
+
+
+def _cpu_list(value: object) -> tuple[int, ...]:
+    """'0-3,8' or [0, '2-3'] as the sorted cores it names."""
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, list) or not parts:
+        raise _Unusable
+    cores: set[int] = set()
+    for part in parts:
+        cores |= _cpu_range(part)
+    return tuple(sorted(cores))
+
+
+def _cpu_range(part: object) -> set[int]:
+    if isinstance(part, int) and not isinstance(part, bool) and part >= 0:
+        return {part}
+    if not isinstance(part, str):
+        raise _Unusable
+    first, _, last = part.partition("-")
+    if not first.isdigit() or not (last or first).isdigit():
+        raise _Unusable
+    low, high = int(first), int(last or first)
+    if high < low:
+        raise _Unusable(f"the range {part!r} is empty: write the lower core first")
+    return set(range(low, high + 1))
+
+
+def _io_class(value: object) -> str:
+    if value not in ("idle", "best-effort"):
+        raise _Unusable
+    return str(value)
+
+
 _COMPRESSION_FIELDS: tuple[_Field, ...] = (
     ("codec", "codec", _codec),
     ("level", "level", _int),
@@ -311,6 +411,16 @@ _COMPRESSION_FIELDS: tuple[_Field, ...] = (
 _ARCHIVER_FIELDS: tuple[_Field, ...] = (
     ("poll_interval", "poll_ms", _milliseconds),
     ("reader_name", "reader_name", _text),
+    ("stall_timeout", "stall_timeout_s", _seconds),
+    ("progress_timeout", "progress_timeout_s", _seconds),
+    ("missing_queue_timeout", "missing_queue_timeout_s", _seconds),
+)
+_RESOURCE_FIELDS: tuple[_Field, ...] = (
+    ("nice", "nice", _int),
+    ("io_class", "io_class", _io_class),
+    ("io_level", "io_level", _int),
+    ("cpu_affinity", "cpu_affinity", _cpu_list),
+    ("compress_threads", "compress_threads", _int),
 )
 _RESTART_FIELDS: tuple[_Field, ...] = (
     ("initial_delay", "initial_delay_s", _seconds),

@@ -60,6 +60,7 @@ def overlapping_paths(resolved: Resolved) -> Iterator[Finding]:
         archive,
         _declared(resolved, ("supervisor", "state_dir"), config.supervisor.state_dir),
         _declared(resolved, ("supervisor", "logs", "directory"), config.supervisor.logs.directory),
+        _declared(resolved, ("supervisor", "metrics", "textfile"), config.supervisor.metrics.textfile),
     ]
     for source_path, source in _source_dirs(resolved):
         if archive is not None and is_within(source, archive[1]) and source != archive[1]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from supervisor_app.config.host_checks import host_findings
 from supervisor_app.config.ini_safety import ini_findings
 from supervisor_app.config.loading import load_yaml
 from supervisor_app.config.model import FleetConfig
@@ -26,14 +27,22 @@ class CheckedConfig:
     problems: tuple[Problem, ...]
 
 
-def check_fleet_config(path: Path, *, check_paths: bool = False, file: str | None = None) -> CheckedConfig:
-    """Read and check `path` completely; `file` is its name in problems (default: `path` as given)."""
+def check_fleet_config(
+    path: Path, *, check_paths: bool = False, on_host: bool = False, file: str | None = None
+) -> CheckedConfig:
+    """Read and check `path` completely; `file` is its name in problems (default: `path` as given).
+
+    `on_host` adds what this host shows (one queue under two paths, missing cores), as
+    `run` and `reload` need; `check_paths` adds that and the directories' existence and access.
+    """
     loaded = load_yaml(path, file)
     if not loaded.usable:
         return CheckedConfig(None, loaded.problems)
     resolved = resolve(loaded.data, path)
     findings = schema_findings(loaded.data, loaded.positions, fleet_validator())
     findings += semantic_findings(resolved)
+    if check_paths or on_host:
+        findings += host_findings(resolved)
     if check_paths:
         findings += path_findings(resolved)
     fresh = (finding for finding in findings if finding.at_key or finding.target not in loaded.flagged)
@@ -57,9 +66,9 @@ def fleet_config_problems(path: Path, *, check_paths: bool = False) -> list[Prob
     return list(check_fleet_config(path, check_paths=check_paths).problems)
 
 
-def load_fleet_config(path: Path, *, check_paths: bool = False) -> FleetConfig:
+def load_fleet_config(path: Path, *, check_paths: bool = False, on_host: bool = False) -> FleetConfig:
     """The config at `path`; raises ConfigError listing every problem when it is not valid."""
-    checked = check_fleet_config(path, check_paths=check_paths)
+    checked = check_fleet_config(path, check_paths=check_paths, on_host=on_host)
     if checked.config is None:
         raise config_error(path, checked.problems)
     return checked.config

@@ -21,7 +21,7 @@ PRIVATE_FILE_MODE = 0o600  # supervisord.conf names every path of the fleet
 
 def checked_fleet(path: Path) -> tuple[FleetConfig, RenderedFleet]:
     """Validate `path` as validate-config does, then render it; ConfigError with located problems."""
-    config = load_fleet_config(path)
+    config = load_fleet_config(path, on_host=True)
     try:
         return config, render(config)
     except ConfigError as error:

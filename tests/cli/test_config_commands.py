@@ -19,7 +19,8 @@ from tests.commands import FLEET
 from tests.config.sample_configs import MINIMAL, write_config
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(str(path) for path in (REPO / "configs").glob("*.yaml"))
+CONFIGS = REPO / "configs"
+EXAMPLES = sorted(str(path) for path in CONFIGS.glob("*.yaml"))
 
 VALID = MINIMAL
 INVALID = VALID.replace("name: okx", "name: OKX") + "    compression: {level: 30}\n"
@@ -93,12 +94,28 @@ def test_show_config_prints_the_resolved_config(capsys: pytest.CaptureFixture[st
     assert shown["archive_root"] == str(valid.parent / "archive")
     assert shown["supervisor"] == {
         "state_dir": str(valid.parent / "state"),
-        "logs": {"directory": None, "max_bytes": 50 * 1024 * 1024, "backups": 10},
-        "stop_timeout_s": 30.0,
+        "log_dir": "stdout",
+        "log_max_bytes": "50 MiB",
+        "log_backups": 10,
+        "stop_timeout": "30s",
     }
-    assert shown["venues"][0]["queue_dir"] == str(valid.parent / "q")
-    assert shown["venues"][0]["compression"] == {"codec": "zstd", "level": 3, "block_size": 1048576, "keep_raw": False}
-    assert shown["restart"] == {"initial_delay_s": 1.0, "max_delay_s": 60.0, "healthy_after_s": 60.0}
+    assert shown["venues"][0]["queue"] == str(valid.parent / "q")
+    assert shown["venues"][0]["compression"] == {"codec": "zstd", "level": 3, "block_size": "1 MiB", "keep_raw": False}
+    assert shown["venues"][0]["archiver"]["poll_interval"] == "1s"
+    assert shown["restart"] == {"initial_delay": "1s", "max_delay": "1m", "healthy_after": "1m"}
+
+
+@pytest.mark.parametrize("name", ["fleet.example.yaml", "demo.yaml"])
+def test_show_config_output_is_itself_the_same_valid_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    assert main(["show-config", str(CONFIGS / name)]) == exit_codes.OK
+    shown = capsys.readouterr().out
+    again = tmp_path / "shown.yaml"
+    again.write_text(shown)
+    assert main(["validate-config", str(again)]) == exit_codes.OK
+    assert main(["show-config", str(again)]) == exit_codes.OK
+    assert capsys.readouterr().out == shown
 
 
 def test_show_config_of_an_invalid_file_prints_problems_on_stderr(

@@ -51,6 +51,45 @@ BAD_VENUE_NAMES = [
 ]
 
 CASES = [
+    # Watchdogs, resources and metrics
+    Case(
+        "stall-timeout-past-the-writer",
+        venue("name: okx", "bus: main", "archiver: {stall_timeout: 30s}"),
+        "10:31",
+        "venues[0].archiver.stall_timeout: '30s' is greater than the maximum of 20s",
+    ),
+    Case(
+        "cpu-range-reversed",
+        venue("name: okx", "bus: main", "archiver: {resources: {cpu_affinity: '3-1'}}"),
+        "10:42",
+        "venues[0].archiver.resources.cpu_affinity: the range '3-1' is empty: write the lower core first",
+    ),
+    Case(
+        "io-class-unknown",
+        venue("name: okx", "bus: main", "archiver: {resources: {io_class: realtime}}"),
+        "10:38",
+        "venues[0].archiver.resources.io_class: 'realtime' is not one of 'idle', 'best-effort'",
+    ),
+    Case(
+        "metrics-port-too-big",
+        HEAD.replace("state_dir: state", "state_dir: state\n  metrics: {listen: 70000}")
+        + "  - name: okx\n    bus: main\n",
+        "7:21",
+        "supervisor.metrics.listen: 70000 is greater than the maximum of 65535",
+    ),
+    Case(
+        "metrics-port-in-text-too-big",
+        HEAD.replace("state_dir: state", "state_dir: state\n  metrics: {listen: ':70000'}")
+        + "  - name: okx\n    bus: main\n",
+        "7:21",
+        "supervisor.metrics.listen: port 70000 is outside 1..65535",
+    ),
+    Case(
+        "metrics-empty",
+        HEAD.replace("state_dir: state", "state_dir: state\n  metrics: {}") + "  - name: okx\n    bus: main\n",
+        "7:12",
+        "supervisor.metrics: needs 'listen' or 'textfile' (or remove it)",
+    ),
     # Wrong types
     Case(
         "level-not-int",

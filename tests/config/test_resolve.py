@@ -12,6 +12,7 @@ from supervisor_app.config import (
     CompressionPolicy,
     FleetConfig,
     LogSettings,
+    ResourceLimits,
     RestartPolicy,
     load_fleet_config,
 )
@@ -108,3 +109,43 @@ def test_resolved_config_is_frozen(tmp_path: Path) -> None:
     config = load(tmp_path, MINIMAL)
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.venues[0].name = "x"  # type: ignore[misc]
+
+
+def test_watchdog_timeouts_and_resources_merge_field_by_field(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "venues:",
+        "defaults:\n  archiver:\n    stall_timeout: 8s\n    resources: {nice: 5, cpu_affinity: '0-1,3'}\nvenues:",
+    )
+    text += "    archiver: {progress_timeout: 1m, resources: {io_class: idle, cpu_affinity: [2, '5-6']}}\n"
+    text += "  - name: cb\n    queue: q2\n"
+    config = load(tmp_path, text)
+    okx, cb = config.venues
+    assert (okx.archiver.stall_timeout_s, okx.archiver.progress_timeout_s, okx.archiver.missing_queue_timeout_s) == (
+        8.0,
+        60.0,
+        60.0,
+    )
+    assert okx.archiver.resources == ResourceLimits(nice=5, io_class="idle", io_level=7, cpu_affinity=(2, 5, 6))
+    assert cb.archiver.resources == ResourceLimits(nice=5, cpu_affinity=(0, 1, 3))
+    assert cb.archiver.progress_timeout_s == 300.0
+
+
+@pytest.mark.parametrize(
+    ("listen", "address"),
+    [
+        ("9464", ("127.0.0.1", 9464)),
+        ("':9464'", ("127.0.0.1", 9464)),
+        ("'0.0.0.0:80'", ("0.0.0.0", 80)),
+        ("'[::1]:9'", ("::1", 9)),
+    ],
+)
+def test_metrics_listen_address_defaults_to_loopback(tmp_path: Path, listen: str, address: tuple[str, int]) -> None:
+    text = MINIMAL.replace("state_dir: state", f"state_dir: state\n  metrics: {{listen: {listen}, textfile: m.prom}}")
+    metrics = load(tmp_path, text).supervisor.metrics
+    assert (metrics.listen, metrics.textfile, metrics.interval_s) == (address, tmp_path / "etc" / "m.prom", 5.0)
+
+
+def test_no_metrics_section_means_no_metrics_and_the_mount_guard_is_off(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL)
+    assert not config.supervisor.metrics.enabled and config.supervisor.max_compress_threads is None
+    assert config.archive_root_must_exist is False
