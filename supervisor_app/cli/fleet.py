@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from supervisor_app.cli import (
     config_commands,
+    control_commands,
     demo_command,
-    supervise_commands,
+    run_command,
     verify_command,
 )
 
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declare, validate and supervise a fleet of chronicle raw archivers.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (config_commands, verify_command, supervise_commands, demo_command):
+    for module in (config_commands, verify_command, run_command, control_commands, demo_command):
         module.register(subparsers)
     return parser
 

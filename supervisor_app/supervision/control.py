@@ -38,6 +38,8 @@ def command_from_request(request: dict[str, Any]) -> Command:
     if op == "status":
         return Status()
     if isinstance(op, str) and op in _VENUE_COMMANDS:
+        if request.get("all") is True:
+            return _VENUE_COMMANDS[op]((), every=True)
         venues = request.get("venues")
         if not isinstance(venues, list) or not venues or not all(isinstance(v, str) for v in venues):
             raise ControlError(f"{op} needs a non-empty list of venue names")

@@ -10,6 +10,7 @@ supervisord spawns, reaps and logs; the engine decides.
 
 from __future__ import annotations
 
+import os
 import queue
 import time
 from collections.abc import Callable, Mapping
@@ -37,7 +38,9 @@ from supervisor_app.supervision.commands import start as start_command
 from supervisor_app.supervision.commands import status as status_command
 from supervisor_app.supervision.commands import stop as stop_command
 from supervisor_app.supervision.pending import Pending, PendingAnswers
+from supervisor_app.supervision.plugins.archive_watch import ArchiveWatch
 from supervisor_app.supervision.plugins.reader_leases import ReaderLeases
+from supervisor_app.supervision.plugins.stall_watchdog import StallWatchdog
 from supervisor_app.supervision.render import STDOUT, RenderedFleet, venue_logfile
 from supervisor_app.supervision.supervisord.client import ChangeBatch, ProcessInfo
 from supervisor_app.supervision.sync import FeedReader
@@ -46,7 +49,9 @@ from supervisor_app.supervision.venue import (
     Action,
     Adopted,
     Context,
+    CountRestart,
     Event,
+    Kill,
     Log,
     RemoveGroup,
     SendStop,
@@ -58,7 +63,8 @@ from supervisor_app.supervision.venue import (
     Venue,
     decide,
 )
-from supervisor_app.supervision.venue_log import last_error
+from supervisor_app.supervision.venue_log import LastErrors, last_error
+from supervisor_app.supervision.venue_records import VenueRecords, settings_fingerprint
 from supervisor_app.supervision.venue_report import describe
 
 POLL_S = 1.0  # a safety net: supervisord's plugin pokes the engine on every change
@@ -90,6 +96,7 @@ class Supervisord(Protocol):
     def start(self, name: str) -> bool: ...
     def start_many(self, names: list[str]) -> list[bool]: ...
     def stop(self, name: str) -> bool: ...
+    def signal(self, name: str, signal_name: str) -> bool: ...
     def reread(self) -> tuple[list[str], list[str], list[str]]: ...
     def add_group(self, name: str) -> None: ...
     def remove_group(self, name: str) -> None: ...
@@ -114,6 +121,10 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         leases: ReaderLeases | None = None,
+        records: VenueRecords | None = None,
+        watch: ArchiveWatch | None = None,
+        supervisord_pid: int | None = None,
+        last_errors: LastErrors | None = None,
     ) -> None:
         self._config, self._rendered, self._config_path = config, rendered, config_path
         self._client = client
@@ -123,8 +134,13 @@ class Engine:
         self.log = log
         self._clock, self._wall = clock, wall
         self._leases = leases if leases is not None else ReaderLeases(log=log)
+        self._watchdog = StallWatchdog()
+        self.records = records if records is not None else VenueRecords(None, log=log)
+        self._watch = watch
+        self._supervisord_pid = supervisord_pid
+        self._last_errors = last_errors if last_errors is not None else LastErrors()
         self._venues = {v.name: Venue(v) for v in config.enabled_venues}
-        self._feed = FeedReader(permanent_detail=self._archiver_error)
+        self._feed = FeedReader(exit_detail=self._archiver_error)
         self._inbox: queue.SimpleQueue[tuple[Command, Future[Reply] | None]] = queue.SimpleQueue()
         self._pending = PendingAnswers()
         self._failed_polls = 0
@@ -172,7 +188,7 @@ class Engine:
         """Learn supervisord's feed, then start every enabled venue in one round trip."""
         self._sync()
         self.log.info("fleet_starting", venues=len(self._venues), config=str(self._config_path))
-        names = sorted(self._venues)
+        names = [name for name in sorted(self._venues) if not self._kept_stopped(name)]
         for name in names:
             self._apply(name, self._decide(name, StartRequested()), spawn=False)
         self._acted = True
@@ -220,8 +236,25 @@ class Engine:
             answer(future, {"ok": False, "error": f"internal error: {error!r}"})
 
     def _run_plugins(self) -> None:
-        """A venue whose archiver is not running (even one still stopping, maybe hung) keeps its reader leased."""
-        self._leases.hold(v.config for v in self._venues.values() if v.phase not in UP)
+        """Hung archivers are killed; a venue whose archiver is not running (stopping, hung) keeps its reader leased."""
+        for name, stalled in list(self._watchdog.check(self._venues, self._wall())):
+            self.decide(name, stalled)
+        self._leases.hold(v.config for v in self._venues.values() if v.phase not in UP or v.stalled_for_s is not None)
+
+    def _kept_stopped(self, name: str) -> bool:
+        """An operator's stop outlives `run` until a start, or until the venue's settings change."""
+        fingerprint = self.fingerprint(name)
+        if self.records.stopped_by_operator(name, fingerprint):
+            self.log.info(
+                "kept_stopped", venue=name, reason="stopped by an operator", action=f"chronicle-fleet start {name}"
+            )
+            return True
+        self.records.released(name)
+        return False
+
+    def fingerprint(self, name: str) -> str:
+        """A digest of what reaches this venue's archiver: a change releases an operator's stop."""
+        return settings_fingerprint(self._rendered.programs[name])
 
     # ---- supervisord's news --------------------------------------------------------
 
@@ -256,7 +289,7 @@ class Engine:
 
     def _archiver_error(self, name: str) -> str | None:
         logfile = venue_logfile(self._config, name)
-        return None if logfile == STDOUT else last_error(logfile)
+        return self._last_errors.take(name) if logfile == STDOUT else last_error(logfile)
 
     # ---- deciding and acting ---------------------------------------------------------
 
@@ -291,11 +324,17 @@ class Engine:
         elif isinstance(action, SendStop):
             self._acted = True
             self._client.stop(name)  # False: it was not running, and its end is already in the feed
+        elif isinstance(action, Kill):
+            self._acted = True
+            self._client.signal(name, "KILL")
+        elif isinstance(action, CountRestart):
+            self.records.count_restart(name, action.reason)
         elif isinstance(action, SwapGroup):
             self._client.remove_group(name)
             self._client.add_group(name)
         elif isinstance(action, RemoveGroup):
             self._client.remove_group(name)
+            self.records.forget(name)
 
     def _spawn(self, name: str) -> None:
         self._acted = True
@@ -345,7 +384,21 @@ class Engine:
         self._shutting_down = True
 
     def describe(self, venue: Venue) -> Reply:
-        return describe(venue, now=self._clock(), wall=self._wall(), archive_root=self._config.archive_root)
+        row = describe(venue, now=self._clock(), wall=self._wall(), archive_root=self._config.archive_root)
+        row["restarts_by_reason"] = dict(self.records.get(venue.name).restarts)
+        watched = self._watch.snapshot().get(venue.name) if self._watch is not None else None
+        if watched is not None:
+            row["archive"] = watched.as_status()
+        return row
+
+    def fleet_info(self) -> Reply:
+        """Who runs the fleet: for `status`, and for an operator who needs `run`'s pid (kill -HUP)."""
+        return {
+            "run_pid": os.getpid(),
+            "supervisord_pid": self._supervisord_pid,
+            "config": str(self._config_path),
+            "state_dir": str(self._config.supervisor.state_dir),
+        }
 
     def switch_config(self, config: FleetConfig, rendered: RenderedFleet, path: Path) -> None:
         """Make supervisord read the new file; on failure put the old file back and change nothing."""
@@ -355,6 +408,8 @@ class Engine:
             self.install(self._config, self._rendered, self._config_path)
             raise
         self._config, self._rendered, self._config_path = config, rendered, path
+        if self._watch is not None:
+            self._watch.watch(config.archive_root, config.venues)
 
     def wait_for(self, kind: str, names: tuple[str, ...], future: Future[Reply] | None, **summary: Any) -> None:
         deadline = self._clock() + self._config.supervisor.stop_timeout_s + SETTLE_MARGIN_S

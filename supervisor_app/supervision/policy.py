@@ -23,13 +23,25 @@ class ExitReport:
     at: float | None = None  # wall-clock time of the exit, for status
     spawn_error: str | None = None  # why supervisord could not start it at all
     detail: str | None = None  # the archiver's own last error message, when known
+    stalled_for_s: float | None = None  # set when the stall watchdog killed it: its heartbeat's age then
 
     @property
     def permanent(self) -> bool:
         return self.code in (EXIT_PERMANENT, EXIT_USAGE)
 
+    @property
+    def reason(self) -> str:
+        """Why it ended, as a metrics label: stalled, spawn, signal or exit."""
+        if self.stalled_for_s is not None:
+            return "stalled"
+        if self.spawn_error is not None:
+            return "spawn"
+        return "exit" if self.code is not None else "signal"
+
     def describe(self) -> str:
         """A few words for logs and status: `exit code 75`, `killed by SIGKILL`."""
+        if self.stalled_for_s is not None:
+            return f"stalled (reader heartbeat {self.stalled_for_s:.0f} s old), killed by the watchdog"
         if self.spawn_error is not None:
             return f"could not start: {self.spawn_error}"
         if self.code is not None:

@@ -41,6 +41,14 @@ class StateFiles:
         return self.root / "wake.sock"  # supervisord's plugin pokes it on every state change
 
     @property
+    def run_pidfile(self) -> Path:
+        return self.root / "run.pid"  # `run`'s pid while it runs: for kill -HUP, and for people
+
+    @property
+    def venue_records(self) -> Path:
+        return self.root / "venues.json"  # operator stops and restart counts, across restarts of `run`
+
+    @property
     def lock(self) -> Path:
         return self.root / "run.lock"  # held by the one `run` that owns this directory
 

@@ -25,10 +25,10 @@ class News:
 class FeedReader:
     """Follows the plugin's numbered feed; a new feed (supervisord restarted) or a gap means a fresh look."""
 
-    def __init__(self, *, permanent_detail: Callable[[str], str | None]) -> None:
+    def __init__(self, *, exit_detail: Callable[[str], str | None]) -> None:
         self._feed: str | None = None
         self._serial = 0
-        self._permanent_detail = permanent_detail  # the archiver's own last error, to explain a hold
+        self._exit_detail = exit_detail  # the archiver's own last error, to explain a hold or a backoff
 
     @property
     def serial(self) -> int:
@@ -77,8 +77,8 @@ class FeedReader:
 
     def _ended(self, change: ProcessChange) -> Ended:
         report = exit_report(change)
-        if report.permanent:
-            report = replace(report, detail=self._permanent_detail(change.name))
+        if report.code:  # an archiver that exits non-zero has said why at error level
+            report = replace(report, detail=self._exit_detail(change.name))
         return Ended(report, pid=change.pid, stopped=change.state == "STOPPED")
 
 

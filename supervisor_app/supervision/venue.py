@@ -31,6 +31,7 @@ class Venue:
     pid: int | None = None
     started_at: float | None = None  # wall clock
     after_stop: AfterStop | None = None  # what to do once the process we are stopping has ended
+    stalled_for_s: float | None = None  # the stall watchdog killed it; its end counts as a stall
 
     @property
     def name(self) -> str:
@@ -81,6 +82,13 @@ class SpawnFailed:
 
 
 @dataclass(frozen=True)
+class Stalled:
+    """The running archiver's reader heartbeat is older than the stall timeout: it is hung."""
+
+    heartbeat_age_s: float
+
+
+@dataclass(frozen=True)
 class StartRequested:
     """An operator start, or a venue (re)added by a reload."""
 
@@ -122,6 +130,7 @@ Event = (
     | Adopted
     | Ended
     | SpawnFailed
+    | Stalled
     | StartRequested
     | StopRequested
     | RestartRequested
@@ -156,6 +165,18 @@ class SendStop:
 
 
 @dataclass(frozen=True)
+class Kill:
+    """SIGKILL the venue's archiver: a stopped (SIGSTOP) or hung process ignores SIGTERM."""
+
+
+@dataclass(frozen=True)
+class CountRestart:
+    """One restart of the venue, for the counters that survive `run` (metrics' restarts_total)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class SwapGroup:
     """Make supervisord take the program's new settings (it keeps the old ones until its group is re-added)."""
 
@@ -174,7 +195,7 @@ class Log:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
-Action = Spawn | SendStop | SwapGroup | RemoveGroup | Log
+Action = Spawn | SendStop | Kill | CountRestart | SwapGroup | RemoveGroup | Log
 Outcome = tuple[Venue | None, tuple[Action, ...]]  # None: the venue is gone
 
 
@@ -216,7 +237,24 @@ def _ended(venue: Venue, event: Ended, context: Context) -> Outcome:
         return venue, ()
     if venue.phase == "stopping" or context.shutting_down or event.stopped:
         return _finish_stop(venue, event.report, context)
-    return _crashed(venue, event.report, context)
+    report = event.report if venue.stalled_for_s is None else replace(event.report, stalled_for_s=venue.stalled_for_s)
+    return _crashed(venue, report, context)
+
+
+def _stalled(venue: Venue, event: Stalled, context: Context) -> Outcome:
+    if venue.phase != "running" or venue.stalled_for_s is not None:
+        return venue, ()  # not ours to judge (starting, stopping), or already being killed
+    logged = Log(
+        "error",
+        "archiver_stalled",
+        {
+            "child_pid": venue.pid,
+            "heartbeat_age_s": round(event.heartbeat_age_s, 1),
+            "stall_timeout_s": venue.config.archiver.stall_timeout_s,
+            "action": "leasing its reader, killing it (SIGKILL) and restarting it",
+        },
+    )
+    return replace(venue, stalled_for_s=event.heartbeat_age_s), (logged, Kill())
 
 
 def _spawn_failed(venue: Venue, event: SpawnFailed, context: Context) -> Outcome:
@@ -255,19 +293,22 @@ def _finish_stop(venue: Venue, report: policy.ExitReport, context: Context) -> O
         pid=None,
         started_at=None,
         after_stop=None,
+        stalled_for_s=None,
         restart=policy.operator_stopped(venue.restart),
     )
     if context.shutting_down or then is None:
         return venue, (logged,)
     if then == "remove":
         return None, (logged, RemoveGroup(), Log("info", "removed"))
-    swap: tuple[Action, ...] = (SwapGroup(),) if then == "replace" else ()
+    swap: tuple[Action, ...] = (
+        (SwapGroup(), CountRestart("config")) if then == "replace" else (CountRestart("operator"),)
+    )
     started, spawn = _spawn(replace(venue, restart=policy.operator_started(venue.restart)))
     return started, (logged, *swap, *spawn)
 
 
 def _spawn(venue: Venue) -> tuple[Venue, tuple[Action, ...]]:
-    return replace(venue, phase="starting", pid=None, started_at=None), (Spawn(),)
+    return replace(venue, phase="starting", pid=None, started_at=None, stalled_for_s=None), (Spawn(),)
 
 
 def _begin_stop(venue: Venue, then: AfterStop | None) -> Outcome:
@@ -320,9 +361,11 @@ def _removed(venue: Venue, event: Removed, context: Context) -> Outcome:
 
 def _tick(venue: Venue, event: Tick, context: Context) -> Outcome:
     if venue.phase == "backoff" and policy.is_due(venue.restart, context.now):
-        restarting = Log("info", "restarting", {"attempt": venue.restart.failures})
+        last = venue.restart.last_exit
+        reason = last.reason if last is not None else "exit"
+        restarting = Log("info", "restarting", {"attempt": venue.restart.failures, "reason": reason})
         started, spawn = _spawn(replace(venue, restart=policy.retry_started(venue.restart)))
-        return started, (restarting, *spawn)
+        return started, (restarting, CountRestart(reason), *spawn)
     if venue.phase == "running" and venue.started_at:
         running_for = context.wall - venue.started_at
         restart = policy.running_healthy(context.restart_policy, venue.restart, running_for)
@@ -350,6 +393,7 @@ _RULES: Mapping[type, Callable[[Venue, Any, Context], Outcome]] = {
     Adopted: _adopted,
     Ended: _ended,
     SpawnFailed: _spawn_failed,
+    Stalled: _stalled,
     StartRequested: _start_requested,
     StopRequested: _stop_requested,
     RestartRequested: _restart_requested,

@@ -27,6 +27,8 @@ def describe(venue: Venue, *, now: float, wall: float, archive_root: Path) -> di
             "ran_for_s": last.ran_for_s,
             "at": iso(last.at),
             "description": last.describe(),
+            "reason": last.reason,
+            "detail": last.detail,
         },
         "next_retry_at": None if retry_at is None else iso(wall + retry_at - now),
         "next_retry_in_s": None if retry_at is None else round(max(0.0, retry_at - now), 2),

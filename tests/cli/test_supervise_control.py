@@ -59,9 +59,12 @@ def test_refusals_change_nothing_and_exit_non_zero(launcher: FleetLauncher) -> N
     assert _pids(fleet.status()) == before
 
     as_json = fleet.ctl("status", "--json")
-    assert as_json.returncode == 0 and [v["pid"] for v in json.loads(as_json.stdout)] == [before["alpha"]]
+    reply = json.loads(as_json.stdout)
+    assert as_json.returncode == 0 and [v["pid"] for v in reply["venues"]] == [before["alpha"]]
+    assert reply["healthy"] is True and reply["fleet"]["run_pid"] == fleet.process.pid
     table = fleet.ctl("status").stdout.splitlines()
-    assert table[0].split() == [
+    assert table[0].startswith(f"fleet: 1/1 running, 0 at risk; run pid {fleet.process.pid}, supervisord pid ")
+    assert table[1].split() == [
         "VENUE",
         "STATE",
         "PID",
@@ -75,7 +78,7 @@ def test_refusals_change_nothing_and_exit_non_zero(launcher: FleetLauncher) -> N
         "ARCHIVED",
         "NOTE",
     ]
-    assert table[1].split()[:3] == ["alpha", "running", str(before["alpha"])]
+    assert table[2].split()[:3] == ["alpha", "running", str(before["alpha"])]
 
 
 def test_control_commands_fail_when_no_fleet_runs(tmp_path: Path) -> None:

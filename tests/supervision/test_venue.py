@@ -13,8 +13,10 @@ from supervisor_app.supervision.venue import (
     Action,
     Adopted,
     Context,
+    CountRestart,
     Ended,
     Event,
+    Kill,
     Log,
     Phase,
     Removed,
@@ -26,6 +28,7 @@ from supervisor_app.supervision.venue import (
     Spawn,
     Spawned,
     SpawnFailed,
+    Stalled,
     StartRequested,
     StopRequested,
     SwapGroup,
@@ -82,13 +85,15 @@ ROWS = [
     Row("exit-78-holds", venue("running"), PERMANENT, "held", ("exited", "held")),
     Row("stop-from-outside-is-a-stop", venue("running"), STOPPED, "stopped", ("stopped",)),
     Row("stop-we-asked-for", venue("stopping"), CRASH, "stopped", ("stopped",)),
-    Row("stop-then-start", venue("stopping", after_stop="start"), STOPPED, "starting", ("stopped", Spawn)),
+    Row(
+        "stop-then-start", venue("stopping", after_stop="start"), STOPPED, "starting", ("stopped", CountRestart, Spawn)
+    ),
     Row(
         "stop-then-replace",
         venue("stopping", after_stop="replace"),
         STOPPED,
         "starting",
-        ("stopped", SwapGroup, Spawn),
+        ("stopped", SwapGroup, CountRestart, Spawn),
     ),
     Row("stop-then-remove", venue("stopping", after_stop="remove"), STOPPED, None, ("stopped", RemoveGroup, "removed")),
     Row("end-of-an-older-process-is-ignored", venue("running", pid=99), CRASH, "running", ()),
@@ -122,7 +127,18 @@ ROWS = [
     Row("shutdown-running", venue("running"), ShutdownRequested(), "stopping", (SendStop,)),
     Row("shutdown-backoff-quietly", venue("backoff", restart=DUE), ShutdownRequested(), "stopped", ()),
     # the engine's step
-    Row("tick-due-retry", venue("backoff", restart=DUE), Tick(), "starting", ("restarting", Spawn)),
+    Row("tick-due-retry", venue("backoff", restart=DUE), Tick(), "starting", ("restarting", CountRestart, Spawn)),
+    # the stall watchdog
+    Row("stalled-is-killed", venue("running"), Stalled(12.0), "running", ("archiver_stalled", Kill)),
+    Row("stalled-twice-is-killed-once", venue("running", stalled_for_s=12.0), Stalled(13.0), "running", ()),
+    Row("starting-is-not-judged", venue("starting"), Stalled(12.0), "starting", ()),
+    Row(
+        "killed-stalled-backs-off",
+        venue("running", stalled_for_s=12.0),
+        KILLED,
+        "backoff",
+        ("exited", "restart_scheduled"),
+    ),
     Row("tick-retry-not-due", venue("backoff", restart=NOT_DUE), Tick(), "backoff", ()),
     Row(
         "tick-healthy-run-resets",
@@ -186,3 +202,14 @@ def test_an_operator_start_clears_a_hold_and_the_backoff() -> None:
 def test_is_current_matches_the_known_pid_only() -> None:
     assert is_current(venue("running"), 41) and is_current(venue("running"), 0)
     assert not is_current(venue("running"), 40) and not is_current(venue("stopped"), 41)
+
+
+def test_a_stalled_archiver_s_end_counts_as_a_stall_and_its_restart_as_one() -> None:
+    after, _ = decide(venue("running", stalled_for_s=12.4), KILLED, CONTEXT)
+    assert after is not None and after.restart.last_exit is not None
+    assert after.restart.last_exit.reason == "stalled"
+    assert after.restart.last_exit.describe() == "stalled (reader heartbeat 12 s old), killed by the watchdog"
+    due = replace(after, restart=replace(after.restart, next_retry_at=NOW - 1))
+    restarted, actions = decide(due, Tick(), CONTEXT)
+    assert restarted is not None and restarted.stalled_for_s is None
+    assert CountRestart("stalled") in actions

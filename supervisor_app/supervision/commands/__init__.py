@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from supervisor_app.config.model import FleetConfig, VenueConfig
     from supervisor_app.supervision.render import RenderedFleet
     from supervisor_app.supervision.venue import Event, Venue
+    from supervisor_app.supervision.venue_records import VenueRecords
 
 Reply = dict[str, Any]  # JSON-ready: {"ok": bool, ...}
 
@@ -28,16 +29,19 @@ class Status:
 @dataclass(frozen=True)
 class Start:
     venues: tuple[str, ...]
+    every: bool = False  # --all: every enabled venue
 
 
 @dataclass(frozen=True)
 class Stop:
     venues: tuple[str, ...]
+    every: bool = False  # --all: every enabled venue
 
 
 @dataclass(frozen=True)
 class Restart:
     venues: tuple[str, ...]
+    every: bool = False  # --all: every enabled venue
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,12 @@ class Fleet(Protocol):
     def decide(self, name: str, event: Event) -> None:
         """Apply one event to one venue's state machine and carry out what it decides."""
 
+    @property
+    def records(self) -> VenueRecords: ...
+
+    def fingerprint(self, name: str) -> str:
+        """A digest of what reaches this venue's archiver, to remember an operator's stop by."""
+
     def add_venue(self, config: VenueConfig) -> None:
         """Make supervisord know a new venue and start it."""
 
@@ -82,6 +92,9 @@ class Fleet(Protocol):
 
     def describe(self, venue: Venue) -> Reply:
         """One venue's status row."""
+
+    def fleet_info(self) -> Reply:
+        """Who runs the fleet (pids, config, state directory)."""
 
     def begin_shutdown(self) -> None: ...
 

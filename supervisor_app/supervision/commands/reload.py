@@ -34,6 +34,7 @@ def handle(fleet: Fleet, command: Reload, future: Future[Reply] | None) -> None:
     for name in diff.removed:
         fleet.decide(name, Removed())
     for name in diff.changed:
+        fleet.records.released(name)  # a config change releases an operator's stop
         fleet.decide(name, Replaced(config.venue(name)))
     for name in diff.added:
         fleet.add_venue(config.venue(name))

@@ -10,4 +10,6 @@ from supervisor_app.supervision.venue import RestartRequested
 
 
 def handle(fleet: Fleet, command: Restart, future: Future[Reply] | None) -> None:
-    operate(fleet, "restart", command.venues, RestartRequested(), future)
+    if operate(fleet, "restart", command.venues, RestartRequested(), future, every=command.every):
+        for name in sorted(fleet.venues) if command.every else command.venues:
+            fleet.records.released(name)

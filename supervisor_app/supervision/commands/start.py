@@ -10,4 +10,6 @@ from supervisor_app.supervision.venue import StartRequested
 
 
 def handle(fleet: Fleet, command: Start, future: Future[Reply] | None) -> None:
-    operate(fleet, "start", command.venues, StartRequested(), future)
+    if operate(fleet, "start", command.venues, StartRequested(), future, every=command.every):
+        for name in sorted(fleet.venues) if command.every else command.venues:
+            fleet.records.released(name)

@@ -8,4 +8,5 @@ from supervisor_app.supervision.commands import Fleet, Reply, Status, answer
 
 
 def handle(fleet: Fleet, command: Status, future: Future[Reply] | None) -> None:
-    answer(future, {"ok": True, "venues": [fleet.describe(fleet.venues[name]) for name in sorted(fleet.venues)]})
+    rows = [fleet.describe(fleet.venues[name]) for name in sorted(fleet.venues)]
+    answer(future, {"ok": True, "fleet": fleet.fleet_info(), "venues": rows})

@@ -10,4 +10,8 @@ from supervisor_app.supervision.venue import StopRequested
 
 
 def handle(fleet: Fleet, command: Stop, future: Future[Reply] | None) -> None:
-    operate(fleet, "stop", command.venues, StopRequested(), future)
+    if operate(fleet, "stop", command.venues, StopRequested(), future, every=command.every):
+        for name in (
+            sorted(fleet.venues) if command.every else command.venues
+        ):  # remembered across restarts of `run`, until a start or a config change
+            fleet.records.operator_stopped(name, fleet.fingerprint(name))

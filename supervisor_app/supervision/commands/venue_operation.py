@@ -8,16 +8,20 @@ from supervisor_app.supervision.commands import Fleet, Reply, answer
 from supervisor_app.supervision.venue import Event
 
 
-def operate(fleet: Fleet, kind: str, venues: tuple[str, ...], event: Event, future: Future[Reply] | None) -> None:
-    names = tuple(dict.fromkeys(venues))
+def operate(
+    fleet: Fleet, kind: str, venues: tuple[str, ...], event: Event, future: Future[Reply] | None, *, every: bool = False
+) -> bool:
+    """Apply `event` to each named venue (or every one); False (and the refusal answered) when it cannot run."""
+    names = tuple(sorted(fleet.venues)) if every else tuple(dict.fromkeys(venues))
     problem = refusal(fleet, names)
     if problem:
         answer(future, {"ok": False, "error": problem})
-        return
+        return False
     fleet.log.info(f"{kind}_requested", venues=list(names))
     for name in names:
         fleet.decide(name, event)
     fleet.wait_for(kind, names, future)
+    return True
 
 
 def refusal(fleet: Fleet, names: tuple[str, ...]) -> str | None:

@@ -142,6 +142,17 @@ class SupervisordClient:
             is True
         )
 
+    def signal(self, name: str, signal_name: str) -> bool:
+        """Send a signal (e.g. "KILL") to a running program; False if it was not running."""
+        return (
+            self._call(
+                lambda p: p.supervisor.signalProcess(name, signal_name),
+                ignore={Faults.NOT_RUNNING},
+                default=False,
+            )
+            is True
+        )
+
     def reread(self) -> tuple[list[str], list[str], list[str]]:
         """Make supervisord read its config file again; (added, changed, removed) groups."""
         added, changed, removed = self._call(lambda p: p.supervisor.reloadConfig())[0]

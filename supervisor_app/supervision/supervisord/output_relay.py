@@ -6,19 +6,21 @@ import io
 import json
 import threading
 from collections.abc import Callable
+from typing import Any
 
 MAX_LINE = 1024 * 1024  # a longer run without a newline is passed on in pieces
 _CHUNK = 65536
 
 
-def is_json_object(line: bytes) -> bool:
-    """True for one JSON object on one line (what every fleet log line must be)."""
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """The JSON object on one line (what every fleet log line must be), or None when it is not one."""
     if not line.startswith(b"{"):
-        return False
+        return None
     try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
+        entry = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 def relay_lines(source: io.BufferedReader, on_line: Callable[[bytes], None]) -> None:

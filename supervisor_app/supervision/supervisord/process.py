@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, cast
 from supervisor_app.errors import SupervisordError
 from supervisor_app.supervision.state_files import StateFiles
 from supervisor_app.supervision.supervisord.client import SupervisordClient
-from supervisor_app.supervision.supervisord.output_relay import is_json_object, start_relay
+from supervisor_app.supervision.supervisord.output_relay import json_object, start_relay
 
 _PR_SET_PDEATHSIG = 1
 
@@ -43,7 +43,14 @@ class SupervisordProcess:
         self._relays = relays
 
     @classmethod
-    def start(cls, files: StateFiles, log: Any, *, stdout: BinaryIO | None = None) -> SupervisordProcess:
+    def start(
+        cls,
+        files: StateFiles,
+        log: Any,
+        *,
+        stdout: BinaryIO | None = None,
+        on_venue_line: Callable[[dict[str, Any]], None] | None = None,
+    ) -> SupervisordProcess:
         """Start `supervisord -n` on the rendered config, in its own session.
 
         Its own session keeps a terminal's Ctrl-C away from it: `run` decides the order
@@ -63,7 +70,9 @@ class SupervisordProcess:
         target = stdout if stdout is not None else sys.stdout.buffer
         relays = [
             # Popen's pipes are BufferedReaders (bufsize -1), which typeshed calls IO[bytes].
-            start_relay("supervisord-stdout", cast(io.BufferedReader, popen.stdout), _passthrough(target, log)),
+            start_relay(
+                "supervisord-stdout", cast(io.BufferedReader, popen.stdout), _passthrough(target, log, on_venue_line)
+            ),
             start_relay("supervisord-stderr", cast(io.BufferedReader, popen.stderr), _as_log(log)),
         ]
         log.info("supervisord_started", supervisord_pid=popen.pid, config=str(files.supervisord_conf))
@@ -108,13 +117,18 @@ class SupervisordProcess:
             self._popen.kill()
 
 
-def _passthrough(target: BinaryIO, log: Any) -> Callable[[bytes], None]:
-    """Venue output on supervisord's stdout: JSON lines verbatim, anything else wrapped."""
+def _passthrough(
+    target: BinaryIO, log: Any, on_venue_line: Callable[[dict[str, Any]], None] | None
+) -> Callable[[bytes], None]:
+    """Venue output on supervisord's stdout: JSON lines verbatim (and shown to `on_venue_line`), anything else wrapped."""
 
     def on_line(line: bytes) -> None:
-        if is_json_object(line):
+        entry = json_object(line)
+        if entry is not None:
             target.write(line + b"\n")
             target.flush()
+            if on_venue_line is not None:
+                on_venue_line(entry)
         elif line.strip():
             log.warning("unstructured_output", stream="stdout", line=line.decode("utf-8", "replace"))
 
