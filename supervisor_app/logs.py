@@ -1,8 +1,10 @@
-"""The one structlog configuration every process of the fleet uses.
+"""The structlog configuration of `chronicle-fleet` (run and the other commands).
 
-JSON lines (``timestamp`` ISO-8601 UTC, ``level``, ``event``, ``pid`` and the
-event's fields) whenever output is not a terminal; a readable console form on
-one.  Standard-library logging from libraries is rendered the same way.
+JSON lines (``timestamp`` ISO-8601 UTC with ``Z``, ``level``, ``event``, ``pid`` and
+the event's fields) whenever output is not a terminal; a readable console form on one.
+Standard-library logging from libraries is rendered the same way. On the journal, each
+line starts with its syslog priority (``<3>`` for error). The archiver writes the same
+lines through `supervisor_app.json_log`, without structlog's memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, TextIO
 import structlog
 import structlog.tracebacks
 from structlog.typing import EventDict, WrappedLogger
+
+from supervisor_app.journal import is_journal, priority_prefix
 
 
 def _add_pid(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -61,7 +65,7 @@ def configure_logging(
         json = not (hasattr(stream, "isatty") and stream.isatty())
     renderer: Any
     if json:
-        renderer = structlog.processors.JSONRenderer()
+        renderer = _journal_json() if is_journal(stream) else structlog.processors.JSONRenderer()
         # Locals can hold payload bytes and secrets; keep only the frames.
         exception_processor: Any = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
@@ -95,6 +99,16 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     return structlog.get_logger("chronicle")
+
+
+def _journal_json() -> Any:
+    """JSON lines with their syslog priority in front, for journald."""
+    render = structlog.processors.JSONRenderer()
+
+    def prefixed(logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
+        return priority_prefix(event_dict.get("level", name)) + str(render(logger, name, event_dict))
+
+    return prefixed
 
 
 def log_uncaught_exceptions(log: Any) -> None:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from structlog.stdlib import BoundLogger
-
+from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
+from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
+from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
-from supervisor_app.logs import configure_logging
+from supervisor_app.json_log import JsonLogger
+from supervisor_app.parent_death import die_with_parent
 
+SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
 EPILOG = """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
@@ -60,18 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
     )
     parser.add_argument(
-        "--log-format", choices=("auto", "json", "console"), default="auto", help="log format on stderr"
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default="auto",
+        help="log format on stderr: JSON lines, or a readable line per event; auto: console on a terminal, else JSON",
     )
+    parser.add_argument("--version", action="version", version=version_line("chronicle-raw-archiver"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     json_logs = {"auto": None, "json": True, "console": False}[args.log_format]
-    log = configure_logging(sys.stderr, json=json_logs, venue=args.venue)
+    log = JsonLogger(sys.stderr, json_lines=json_logs, venue=args.venue)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if os.environ.get(SUPERVISED_ENV):  # under supervisord: never outlive it (a clean stop when it dies)
+        die_with_parent(signal.SIGTERM, parent_marker=b"supervisord")
     config = ArchiverConfig(
         source=args.source.absolute(),
         archive_root=args.archive_root.absolute(),
@@ -86,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(config, log, stop, once=args.once)
 
 
-def run(config: ArchiverConfig, log: BoundLogger, stop: threading.Event, *, once: bool) -> int:
+def run(config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once: bool) -> int:
     """Run the archiver and turn its outcome into an exit code."""
     try:
         archiver = RawArchiver(config, log=log, stop=stop)
@@ -96,7 +106,16 @@ def run(config: ArchiverConfig, log: BoundLogger, stop: threading.Event, *, once
             archive_root=str(config.archive_root),
             compress=config.compress,
             once=once,
+            version=__version__,
+            scanner=SCANNER_IMPLEMENTATION,
         )
+        if SCANNER_IMPLEMENTATION != "c":
+            log.warning(
+                "scanner_slow",
+                scanner=SCANNER_IMPLEMENTATION,
+                reason="the C record scanner was not built (no C compiler at install): scanning is ~20x slower",
+                action="install a C compiler and reinstall chronicle-fleet",
+            )
         if once:
             archiver.run_once()
         else:

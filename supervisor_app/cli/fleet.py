@@ -13,6 +13,7 @@ from supervisor_app.cli import (
     run_command,
     verify_command,
 )
+from supervisor_app.cli.version import version_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chronicle-fleet",
         description="Declare, validate and supervise a fleet of chronicle raw archivers.",
     )
+    parser.add_argument("--version", action="version", version=version_line("chronicle-fleet"))
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (config_commands, verify_command, run_command, control_commands, demo_command):
         module.register(subparsers)

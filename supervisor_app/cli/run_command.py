@@ -23,6 +23,7 @@ from supervisor_app.supervision import control
 from supervisor_app.supervision.engine import Engine
 from supervisor_app.supervision.install import checked_fleet, install
 from supervisor_app.supervision.plugins.archive_watch import ArchiveWatch
+from supervisor_app.supervision.plugins.systemd_notify import SystemdNotifier
 from supervisor_app.supervision.render import RenderedFleet
 from supervisor_app.supervision.state_files import StateFiles, make_private_dir
 from supervisor_app.supervision.supervisord.client import SupervisordClient
@@ -94,6 +95,8 @@ def _supervise(path: Path, config: FleetConfig, rendered: RenderedFleet, log: An
         client = SupervisordClient(files.supervisord_socket)
         cleanup.callback(_end_supervisord, daemon, client, config, log)
         watch = ArchiveWatch(config.archive_root, config.venues, log=log)
+        notifier = SystemdNotifier()
+        cleanup.callback(notifier.close)
         engine = Engine(
             config,
             rendered,
@@ -108,6 +111,7 @@ def _supervise(path: Path, config: FleetConfig, rendered: RenderedFleet, log: An
             watch=watch,
             supervisord_pid=daemon.pid,
             last_errors=last_errors,
+            observers=(notifier,),
         )
         cleanup.enter_context(_signals_to(engine))
         daemon.wait_ready(client, SUPERVISORD_START_TIMEOUT_S, files.supervisord_log)

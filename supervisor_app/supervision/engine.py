@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import queue
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,7 +38,8 @@ from supervisor_app.supervision.commands import start as start_command
 from supervisor_app.supervision.commands import status as status_command
 from supervisor_app.supervision.commands import stop as stop_command
 from supervisor_app.supervision.pending import Pending, PendingAnswers
-from supervisor_app.supervision.plugins.archive_watch import ArchiveWatch
+from supervisor_app.supervision.plugins import Observer
+from supervisor_app.supervision.plugins.archive_watch import ArchiveWatch, VenueWatch
 from supervisor_app.supervision.plugins.reader_leases import ReaderLeases
 from supervisor_app.supervision.plugins.stall_watchdog import StallWatchdog
 from supervisor_app.supervision.render import STDOUT, RenderedFleet, venue_logfile
@@ -125,6 +126,7 @@ class Engine:
         watch: ArchiveWatch | None = None,
         supervisord_pid: int | None = None,
         last_errors: LastErrors | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self._config, self._rendered, self._config_path = config, rendered, config_path
         self._client = client
@@ -139,6 +141,7 @@ class Engine:
         self._watch = watch
         self._supervisord_pid = supervisord_pid
         self._last_errors = last_errors if last_errors is not None else LastErrors()
+        self._observers = tuple(observers)
         self._venues = {v.name: Venue(v) for v in config.enabled_venues}
         self._feed = FeedReader(exit_detail=self._archiver_error)
         self._inbox: queue.SimpleQueue[tuple[Command, Future[Reply] | None]] = queue.SimpleQueue()
@@ -240,6 +243,12 @@ class Engine:
         for name, stalled in list(self._watchdog.check(self._venues, self._wall())):
             self.decide(name, stalled)
         self._leases.hold(v.config for v in self._venues.values() if v.phase not in UP or v.stalled_for_s is not None)
+        for observer in self._observers:
+            observer.on_step(self)
+
+    def archive_snapshot(self) -> Mapping[str, VenueWatch]:
+        """What the archive watch last saw of each venue (empty without one)."""
+        return self._watch.snapshot() if self._watch is not None else {}
 
     def _kept_stopped(self, name: str) -> bool:
         """An operator's stop outlives `run` until a start, or until the venue's settings change."""
@@ -386,7 +395,7 @@ class Engine:
     def describe(self, venue: Venue) -> Reply:
         row = describe(venue, now=self._clock(), wall=self._wall(), archive_root=self._config.archive_root)
         row["restarts_by_reason"] = dict(self.records.get(venue.name).restarts)
-        watched = self._watch.snapshot().get(venue.name) if self._watch is not None else None
+        watched = self.archive_snapshot().get(venue.name)
         if watched is not None:
             row["archive"] = watched.as_status()
         return row

@@ -14,7 +14,7 @@ from supervisor_app.config.validation import (
 from supervisor_app.durable import write_file_atomically
 from supervisor_app.errors import ConfigError
 from supervisor_app.supervision.render import RenderedFleet, check_read_back, render
-from supervisor_app.supervision.state_files import StateFiles, make_private_dir
+from supervisor_app.supervision.state_files import StateFiles, make_log_dir, make_private_dir
 
 PRIVATE_FILE_MODE = 0o600  # supervisord.conf names every path of the fleet
 
@@ -36,7 +36,7 @@ def install(config: FleetConfig, rendered: RenderedFleet, path: Path) -> StateFi
     files = StateFiles(config.supervisor.state_dir)
     make_private_dir(files.root)
     if config.supervisor.logs.directory is not None:
-        config.supervisor.logs.directory.mkdir(parents=True, exist_ok=True)
+        make_log_dir(config.supervisor.logs.directory)
     try:
         check_read_back(config, rendered)
     except ConfigError as error:

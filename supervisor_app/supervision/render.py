@@ -157,6 +157,9 @@ def _program_section(config: FleetConfig, venue: VenueConfig, python: str) -> st
             "startsecs": 0,  # every exit is EXITED, never supervisord's BACKOFF/FATAL
             "startretries": 0,  # a failed spawn goes straight to FATAL, which the engine retries
             "stopsignal": "TERM",
+            # supervisord itself runs with umask 027 (venue log files: no world access); the
+            # archive it writes keeps the usual 022 (files 0644), as when run by hand.
+            "umask": "022",
             "stopwaitsecs": max(1, math.ceil(config.supervisor.stop_timeout_s)),
             "exitcodes": 0,
             "redirect_stderr": "true",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATE_DIR_MODE = 0o700
+LOG_DIR_MODE = 0o750  # the service's group (e.g. adm) may read the logs; the world may not
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,11 @@ def make_private_dir(path: Path) -> None:
         raise PermissionError(f"{path} belongs to uid {info.st_uid}, not to this user")
     # mkdir's mode is masked by the umask and ignored for an existing directory.
     os.chmod(path, STATE_DIR_MODE)
+
+
+def make_log_dir(path: Path) -> None:
+    """Create the venue log directory (and parents) with no world access, and take it away if it had some."""
+    path.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) & 0o007:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o007)

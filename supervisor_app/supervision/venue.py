@@ -7,13 +7,13 @@ here and is tested by table (tests/supervision/test_venue.py).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from supervisor_app.config.model import RestartPolicy, VenueConfig
 from supervisor_app.supervision import policy
+from supervisor_app.timefmt import iso_utc
 
 Phase = Literal["starting", "running", "stopping", "backoff", "held", "stopped"]
 AfterStop = Literal["start", "replace", "remove"]
@@ -211,7 +211,7 @@ def is_current(venue: Venue, pid: int) -> bool:
 
 def iso(wall: float | None) -> str | None:
     """Wall-clock seconds as ISO-8601 UTC, as in the logs."""
-    return None if wall is None else dt.datetime.fromtimestamp(wall, dt.UTC).isoformat()
+    return None if wall is None else iso_utc(wall)
 
 
 # ---- the rules ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 
 from supervisor_app.errors import ControlError
+from supervisor_app.journal import priority_prefix
 from supervisor_app.supervision.control import request
 from supervisor_app.supervision.state_files import StateFiles
 from tests.commands import FLEET
@@ -38,11 +39,12 @@ def wait_until(probe: Callable[[], T], *, timeout: float = 10.0, what: str = "co
         time.sleep(0.02)
 
 
-def json_lines(path: Path, *, finished: bool = False) -> list[dict[str, Any]]:
+def json_lines(path: Path, *, finished: bool = False, journal: bool = False) -> list[dict[str, Any]]:
     """Every line of `path` parsed as a JSON object (the test fails on any other line).
 
     While its writer runs, a line may be half written: it is left for the next read
-    unless the writer has `finished`.
+    unless the writer has `finished`. With `journal`, each line must start with the
+    syslog priority of its level (`<3>` for error), which is checked and removed.
     """
     if not path.exists():
         return []
@@ -53,11 +55,15 @@ def json_lines(path: Path, *, finished: bool = False) -> list[dict[str, Any]]:
         text = text[: text.rfind("\n") + 1]
     entries = []
     for number, line in enumerate(text.splitlines(), 1):
+        if journal:
+            priority, line = line[:3], line[3:]
         try:
             entry = json.loads(line)
         except ValueError:
             entry = None
         assert isinstance(entry, dict), f"{path}:{number} is not a JSON object: {line!r}"
+        if journal:
+            assert priority == priority_prefix(entry["level"]), f"{path}:{number}: {priority} for {entry['level']}"
         entries.append(entry)
     return entries
 
@@ -98,6 +104,7 @@ class RunningFleet:
     process: subprocess.Popen[bytes]
     stdout: Path
     stderr: Path
+    journal: bool = False  # stdout and stderr are one stream, the "journal": lines start with <priority>
     state_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -135,7 +142,7 @@ class RunningFleet:
         """run's own JSON events so far, filtered."""
         return [
             e
-            for e in json_lines(self.stderr)
+            for e in json_lines(self.stderr, journal=self.journal)
             if (event is None or e["event"] == event) and (venue is None or e.get("venue") == venue)
         ]
 
@@ -171,14 +178,25 @@ class FleetLauncher:
         (root / "archive").mkdir()  # fleet_yaml's archive root; the queues are left missing (archivers wait)
         return root
 
-    def start(self, root: Path, data: dict[str, Any], *, wait_for: tuple[str, ...] | None = None) -> RunningFleet:
+    def start(
+        self, root: Path, data: dict[str, Any], *, wait_for: tuple[str, ...] | None = None, journal: bool = False
+    ) -> RunningFleet:
+        """`run` on `data`; with `journal`, stdout and stderr are one file that $JOURNAL_STREAM names, as under systemd."""
         config = write_yaml(root / "fleet.yaml", data)
-        stdout, stderr = root / "run.stdout", root / "run.stderr"
-        with stdout.open("wb") as out, stderr.open("wb") as err:
+        stdout, stderr = root / "run.stdout", root / ("run.stdout" if journal else "run.stderr")
+        with stdout.open("wb") as out, stderr.open("ab") as err:
+            env = dict(os.environ)
+            if journal:
+                info = os.fstat(out.fileno())
+                env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
             process = subprocess.Popen(
-                [*CLI, "run", "-c", str(config)], stdout=out, stderr=err, stdin=subprocess.DEVNULL
+                [*CLI, "run", "-c", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT if journal else err,
+                stdin=subprocess.DEVNULL,
+                env=env,
             )
-        fleet = RunningFleet(root, config, process, stdout, stderr)
+        fleet = RunningFleet(root, config, process, stdout, stderr, journal=journal)
         self.fleets.append(fleet)
         names = tuple(v["name"] for v in data["venues"] if v.get("enabled", True)) if wait_for is None else wait_for
         if names:
@@ -218,5 +236,7 @@ def _pids_mentioning(roots: list[Path]) -> Iterator[int]:
 
 def assert_all_json(fleet: RunningFleet) -> None:
     """Every line run wrote (stdout, stderr) and every per-venue log line parses as a JSON object."""
-    for path in [fleet.stdout, fleet.stderr, *fleet.log_files()]:
+    for path in {fleet.stdout, fleet.stderr}:
+        json_lines(path, finished=True, journal=fleet.journal)
+    for path in fleet.log_files():
         json_lines(path, finished=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -164,26 +163,39 @@ def test_subprocess_json_and_show_config(valid: Path) -> None:
     assert shown.returncode == 0 and json.loads(shown.stdout)["venues"][0]["name"] == "okx"
 
 
-def test_pre_commit_hook_runs_validate_config_over_the_configs(tmp_path: Path, invalid: Path) -> None:
-    hook = yaml.safe_load((REPO / "ops" / "pre-commit-config.yaml").read_text())["repos"][0]["hooks"][0]
-    configs = [
-        str(path.relative_to(REPO))
-        for path in sorted(REPO.rglob("*.y*ml"))
-        if re.search(hook["files"], str(path.relative_to(REPO)))
-    ]
-    assert configs == ["configs/demo.yaml", "configs/fleet.example.yaml"]
-    command = shlex.split(hook["entry"])
-    assert subprocess.run([*command, *configs], cwd=REPO, env=with_venv_on_path(), timeout=60).returncode == 0
-    assert (
-        subprocess.run(
-            [*command, str(invalid)], cwd=REPO, env=with_venv_on_path(), capture_output=True, timeout=60
-        ).returncode
-        == 1
-    )
+def test_pre_commit_hook_is_offered_to_a_configs_repository(tmp_path: Path, invalid: Path) -> None:
+    """`pre-commit try-repo` against this checkout, from a separate git repository holding configs."""
+    configs_repo = tmp_path / "configs-repo"
+    (configs_repo / "configs").mkdir(parents=True)
+    shutil.copy(REPO / "configs" / "fleet.example.yaml", configs_repo / "configs" / "good.yaml")
+    shutil.copy(invalid, configs_repo / "configs" / "bad.yaml")
+    env = {**with_venv_on_path(), "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "GIT_AUTHOR_NAME": "t"}
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "configs"]):
+        subprocess.run([*git, *command], cwd=configs_repo, check=True, env=env, capture_output=True)
+    hook = "chronicle-fleet-validate-config"
+
+    def try_repo(*files: str) -> subprocess.CompletedProcess[str]:
+        argv = ["pre-commit", "try-repo", str(REPO), hook, "--files", *files]
+        return subprocess.run(argv, cwd=configs_repo, env=env, capture_output=True, text=True, timeout=600)
+
+    good = try_repo("configs/good.yaml")
+    assert good.returncode == 0, good.stdout + good.stderr
+    bad = try_repo("configs/good.yaml", "configs/bad.yaml")
+    assert bad.returncode == 1
+    assert "configs/bad.yaml:8:26: venues[0].compression.level: 30 is greater than the maximum of 22" in bad.stdout
+
+
+def test_pre_commit_snippet_uses_the_offered_hook() -> None:
+    offered = {hook["id"] for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
+    snippet = yaml.safe_load((REPO / "ops" / "pre-commit-config.yaml").read_text())["repos"][0]
+    assert {hook["id"] for hook in snippet["hooks"]} <= offered and snippet["rev"]
 
 
 def test_ci_job_runs_validate_config_over_the_configs() -> None:
     job = yaml.safe_load((REPO / "ops" / "ci" / "validate-config.yml").read_text())["jobs"]["validate-config"]
+    (install,) = [step["run"] for step in job["steps"] if "pip install" in step.get("run", "")]
+    assert "chronicle-fleet @ git+" in install and not install.rstrip().endswith(" .")
     (command,) = [step["run"] for step in job["steps"] if "validate-config" in step.get("run", "")]
     assert "configs/" in command and "--check-paths" not in command
     result = subprocess.run(

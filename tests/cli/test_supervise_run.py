@@ -192,9 +192,43 @@ def test_if_supervisord_dies_run_stops_the_orphans_and_exits_75(launcher: FleetL
     os.kill(int((fleet.state_dir / "supervisord.pid").read_text()), signal.SIGKILL)
 
     assert fleet.process.wait(30) == 75  # EX_TEMPFAIL: systemd restarts the service
-    assert [e["child_pid"] for e in fleet.events("orphan_stopping")] == [archiver]
+    # The archiver dies with supervisord (parent-death signal); run stops any that has not yet.
+    assert [e["child_pid"] for e in fleet.events("orphan_stopping")] in ([], [archiver])
     assert fleet.events("supervisord_failed")[0]["level"] == "error"
     wait_until(
         lambda: not Path(f"/proc/{archiver}").exists() or "Z" in Path(f"/proc/{archiver}/stat").read_text().split()[2],
         what="the orphan gone",
     )
+
+
+def test_on_the_journal_every_line_carries_its_priority(launcher: FleetLauncher) -> None:
+    root = launcher.root()
+    # Someone else's segment 0 in the archive: the archiver fails (error) and is held (error).
+    write_queue(root / "bus/streams/raw/alpha/queue", segments=1, segment_size=64 * 1024)
+    conflict = root / "archive/raw/v1/alpha/2026-01-24/raw/000000000.q"
+    conflict.parent.mkdir(parents=True)
+    conflict.write_bytes(b"another queue's segment 0")
+    data = fleet_yaml(
+        root,
+        [{"name": "alpha", "bus": "main"}],
+        supervisor={"log_dir": None},
+        defaults={"compression": {"codec": "none"}},
+    )
+    fleet = launcher.start(root, data, wait_for=(), journal=True)
+    wait_until(lambda: fleet.events("held", "alpha"), timeout=30, what="the venue held")
+    assert fleet.terminate() == 0
+    lines = fleet.stdout.read_text().splitlines()
+    entries = json_lines(fleet.stdout, finished=True, journal=True)  # checks each line's <priority>
+    by_event = {(e["event"], e.get("component")): line for e, line in zip(entries, lines, strict=True)}
+    assert by_event[("held", "supervisor")].startswith("<3>{")  # run's own lifecycle log
+    assert by_event[("archiver_failed", None)].startswith("<3>{")  # the archiver's, relayed through supervisord
+    assert by_event[("archiver_started", None)].startswith("<6>{")
+
+
+def test_venue_logs_and_their_directory_have_no_world_access(launcher: FleetLauncher) -> None:
+    root = launcher.root()
+    fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}]))
+    wait_until(lambda: (root / "logs/alpha.log").exists(), what="the venue's log file")
+    assert stat.S_IMODE((root / "logs").stat().st_mode) & 0o007 == 0
+    assert stat.S_IMODE((root / "logs/alpha.log").stat().st_mode) & 0o007 == 0
+    assert fleet.terminate() == 0

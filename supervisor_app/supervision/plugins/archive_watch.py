@@ -10,7 +10,6 @@ archived for its progress_timeout.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +28,7 @@ from supervisor_app.archive.progress import (
 from supervisor_app.chronicle.segment import list_segment_ids
 from supervisor_app.config.model import VenueConfig
 from supervisor_app.errors import ChronicleFleetError
+from supervisor_app.timefmt import iso_utc
 
 WATCH_INTERVAL_S = 1.0
 
@@ -57,10 +57,10 @@ class VenueWatch:
         else:
             data = asdict(self.progress)
             at = self.progress.last_archived_at_ns
-            data["last_archived_at"] = None if at is None else _iso(at / 1e9)
+            data["last_archived_at"] = None if at is None else iso_utc(at / 1e9)
         data["risks"] = [risk.message for risk in self.risks]
         data["risk_reasons"] = [risk.reason for risk in self.risks]
-        data["observed_at"] = _iso(self.observed_at)
+        data["observed_at"] = iso_utc(self.observed_at)
         return data
 
 
@@ -212,7 +212,3 @@ def _queue_problem(queue_dir: Path) -> str | None:
     except OSError as error:
         return f"cannot be read ({error.strerror})"
     return None
-
-
-def _iso(wall: float) -> str:
-    return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import os
 import signal
@@ -16,21 +15,22 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from supervisor_app.errors import SupervisordError
+from supervisor_app.journal import is_journal, priority_prefix
+from supervisor_app.parent_death import parent_death_preexec
 from supervisor_app.supervision.state_files import StateFiles
 from supervisor_app.supervision.supervisord.client import SupervisordClient
 from supervisor_app.supervision.supervisord.output_relay import json_object, start_relay
 
-_PR_SET_PDEATHSIG = 1
+SUPERVISORD_UMASK = 0o027
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A preexec_fn: SIGTERM supervisord (so it stops its children) if `run` dies without stopping it."""
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: the child only calls into it
+def _supervisord_preexec(parent_pid: int) -> Callable[[], None]:
+    """A preexec_fn: supervisord gets SIGTERM (and stops its children) if `run` dies, and umask 027."""
+    die_with_run = parent_death_preexec(signal.SIGTERM, parent_pid)
 
     def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
+        os.umask(SUPERVISORD_UMASK)  # the venue log files it creates get no world access
+        die_with_run()
 
     return preexec
 
@@ -64,7 +64,7 @@ class SupervisordProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),
+            preexec_fn=_supervisord_preexec(os.getpid()),
         )
         assert popen.stdout is not None and popen.stderr is not None
         target = stdout if stdout is not None else sys.stdout.buffer
@@ -122,10 +122,14 @@ def _passthrough(
 ) -> Callable[[bytes], None]:
     """Venue output on supervisord's stdout: JSON lines verbatim (and shown to `on_venue_line`), anything else wrapped."""
 
+    journal = is_journal(target)
+
     def on_line(line: bytes) -> None:
         entry = json_object(line)
         if entry is not None:
-            target.write(line + b"\n")
+            # The archiver's stream is a pipe to supervisord, not the journal: the priority is added here.
+            prefix = priority_prefix(entry.get("level")).encode() if journal else b""
+            target.write(prefix + line + b"\n")
             target.flush()
             if on_venue_line is not None:
                 on_venue_line(entry)
@@ -163,10 +167,16 @@ def stop_orphans(pids: Mapping[str, int], timeout_s: float, log: Any) -> None:
 
 
 def _is_archiver_of(pid: int, venue: str) -> bool:
-    """Still that venue's archiver (not a dead one's recycled pid, not a zombie)?"""
+    """Still that venue's archiver (not a dead one's recycled pid, not a zombie)?
+
+    supervisord reports a child running as soon as it has forked it, so the pid may
+    still be a fork of supervisord that has not exec'd the archiver yet: that is ours too.
+    """
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state != "Z" and b"supervisor_app.cli.archiver" in cmdline and venue.encode() in cmdline
+    archiver = b"supervisor_app.cli.archiver" in cmdline and venue.encode() in cmdline
+    unexeced_fork = b"supervisor.supervisord" in cmdline
+    return state != "Z" and (archiver or unexeced_fork)
