@@ -4,8 +4,8 @@
  * A pure-Python walk costs about a microsecond per record; this one walks the
  * window with the GIL released so the archiver's compression threads keep
  * running. Every record's payload CRC-32 is checked, by carry-less multiply
- * folding where the CPU has it (about 4x zlib's crc32 on these ~300-byte
- * payloads, see bench/bench_scan.py) and zlib's crc32 otherwise. PAD records
+ * folding where the CPU has it (3-4x zlib's crc32 on ~300-byte payloads, which
+ * would double the scan's cost) and zlib's crc32 otherwise. PAD records
  * (type 0xFFFF, timestamp 0) are left out of the count and the time range; the
  * chronicle-rs reference wrongly counts them.
  */
