@@ -13,7 +13,7 @@ from supervisor_app.chronicle.reader_position import (
     load_position,
     position_path,
 )
-from supervisor_app.chronicle.records import summarize_records
+from supervisor_app.chronicle.records import data_end
 from supervisor_app.chronicle.retention import (
     MAX_READER_LAG_BYTES,
     READER_TIMEOUT_NS,
@@ -90,7 +90,7 @@ def _head(queue_dir: Path, ids: list[int]) -> tuple[int | None, int, int]:
 
 def _data_end(path: Path) -> int:
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        return summarize_records(mapped).data_end
+        return data_end(mapped)  # status asks often: the headers only, no payload CRCs
 
 
 def _segment_size(queue_dir: Path, ids: list[int]) -> int:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
-from supervisor_app.chronicle.records import RecordScanner, RecordSummary
+from supervisor_app.chronicle.records import RecordScanner, RecordSummary, crc32
 from supervisor_app.durable import TMP_SUFFIX, write_all
 
 # Large enough that per-window overhead vanishes, small enough to keep RSS far below 100 MiB.
@@ -38,7 +37,11 @@ class StageOptions:
 
 @dataclass(frozen=True)
 class StagedSegment:
-    """A segment's archive files under temp names (not yet fsynced), with what the pass learned."""
+    """A segment's archive files under temp names (not yet fsynced), with what the pass learned.
+
+    `scan` says what the record check found (`scan.corrupt`): the files hold the bytes as
+    they are all the same, since refusing them would leave the segment to retention.
+    """
 
     segment_id: int
     raw_size: int
@@ -61,8 +64,13 @@ def stage_segment(
     staging_dir: Path,
     options: StageOptions,
     check_stop: Callable[[], None],
+    *,
+    segment_size: int | None = None,
 ) -> StagedSegment:
-    """Read `source` once; `check_stop` is called between windows and may raise to abandon the segment."""
+    """Read `source` once; `check_stop` is called between windows and may raise to abandon the segment.
+
+    `segment_size` is the queue's (chronicle.queue_segment_size): a shorter file is reported truncated.
+    """
     name = source.name
     raw_tmp = staging_dir / (name + TMP_SUFFIX) if options.writes_raw else None
     zst_tmp = staging_dir / (name + ".zst" + TMP_SUFFIX) if options.compress else None
@@ -75,7 +83,7 @@ def stage_segment(
         zst_fd = _create(zst_tmp)
         if zst_fd >= 0:
             writer = FrameWriter(zst_fd, level=options.level, block_size=options.block_size)
-        scanner = RecordScanner(stat.st_size)
+        scanner = RecordScanner(stat.st_size, segment_size=segment_size)
         crc = 0
         offset = 0
         while offset < stat.st_size:
@@ -84,7 +92,7 @@ def stage_segment(
             if not window:
                 break
             scanner.feed(window, offset)
-            crc = zlib.crc32(window, crc)
+            crc = crc32(window, crc)
             if raw_fd >= 0:
                 write_all(raw_fd, window)
             if writer is not None:

@@ -14,11 +14,14 @@ from supervisor_app.chronicle.reader_position import (
     store_position,
 )
 from supervisor_app.chronicle.records import (
+    CRC32_METHOD,
     PAD_TYPE_ID,
     RECORD_HEADER_LEN,
     SCANNER_IMPLEMENTATION,
     Record,
+    RecordScanner,
     RecordSummary,
+    crc32,
     encode_record,
     iter_records,
     record_len,
@@ -46,12 +49,14 @@ from supervisor_app.chronicle.segment import (
     list_segment_ids,
     mark_sealed,
     parse_segment_name,
+    queue_segment_size,
     read_segment_header,
     segment_name,
 )
 from supervisor_app.chronicle.writer import QueueWriter, repair_segment
 
 __all__ = [
+    "CRC32_METHOD",
     "DEFAULT_SEGMENT_SIZE",
     "MAX_READER_LAG_BYTES",
     "PAD_TYPE_ID",
@@ -66,9 +71,11 @@ __all__ = [
     "QueueWriter",
     "ReaderPosition",
     "Record",
+    "RecordScanner",
     "RecordSummary",
     "SegmentHeader",
     "apply_retention",
+    "crc32",
     "decode_position",
     "decode_segment_header",
     "encode_record",
@@ -82,6 +89,7 @@ __all__ = [
     "mark_sealed",
     "parse_segment_name",
     "position_path",
+    "queue_segment_size",
     "read_segment_header",
     "reader_lag_bytes",
     "record_len",

@@ -46,6 +46,21 @@ def list_segment_ids(queue_dir: Path) -> list[int]:
     return sorted(segment_id for segment_id in ids if segment_id is not None)
 
 
+def queue_segment_size(queue_dir: Path) -> int | None:
+    """The queue's segment size, taken as its largest segment file's; None without segments.
+
+    The writer creates every segment at the full size (the one it writes to and the
+    preallocated next one too), so a sealed segment smaller than this was cut short.
+    """
+    sizes = []
+    for segment_id in list_segment_ids(queue_dir):
+        try:
+            sizes.append((queue_dir / segment_name(segment_id)).stat().st_size)
+        except FileNotFoundError:
+            continue  # deleted by retention since the listing
+    return max(sizes, default=None)
+
+
 @dataclass(frozen=True)
 class SegmentHeader:
     """The decoded 64-byte header of a segment file."""

@@ -24,9 +24,9 @@ from supervisor_app.chronicle.records import (
     RECORD_ALIGN,
     RECORD_HEADER,
     RECORD_HEADER_LEN,
+    data_end,
     iter_records,
     record_len,
-    summarize_records,
 )
 from supervisor_app.chronicle.retention import (
     WRITER_RULE,
@@ -87,9 +87,9 @@ def repair_segment(path: Path) -> None:
     """End an unsealed segment left by a stopped writer with a PAD record, and seal it."""
     buffer = _map(path)
     try:
-        data_end = summarize_records(buffer).data_end
-        if len(buffer) - data_end >= RECORD_HEADER_LEN:
-            _write_pad(buffer, data_end)
+        end = data_end(buffer)
+        if len(buffer) - end >= RECORD_HEADER_LEN:
+            _write_pad(buffer, end)
         mark_sealed(buffer)
         buffer.flush()
     finally:
@@ -108,7 +108,7 @@ def _last_seq(queue_dir: Path, segment_ids: Iterable[int]) -> int | None:
 
 def _has_records(path: Path) -> bool:
     with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return summarize_records(data).data_end > SEG_DATA_OFFSET
+        return data_end(data) > SEG_DATA_OFFSET
 
 
 def _finish_previous_run(queue_dir: Path, segment_ids: list[int]) -> int | None:

@@ -64,7 +64,8 @@ def test_falls_back_to_the_python_scan_without_the_c_module() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == (
-        "python RecordSummary(record_count=0, pad_count=0, min_timestamp_ns=None, max_timestamp_ns=None, data_end=64)"
+        "python RecordSummary(record_count=0, pad_count=0, min_timestamp_ns=None, max_timestamp_ns=None, data_end=64,"
+        " bad_record_count=0, first_bad_offset=None, truncated=False, data_after_end=False)"
     )
 
 
@@ -126,13 +127,17 @@ def test_walk_stops_at_a_record_running_past_the_end() -> None:
     # 64 header + 128 (1-byte payload) + 384 (300-byte payload) > 512
     data = build_segment(encode_record(0, 1, 1, 0, b"a") + encode_record(1, 2, 1, 0, bytes(300)), size=512)
     assert [record.seq for record in iter_records(data)] == [0]
-    assert summarize_records(data).data_end == 192
+    summary = summarize_records(data)
+    assert summary.data_end == 192
+    assert (summary.truncated, summary.first_bad_offset, summary.record_count) == (True, 192, 1)
 
 
 def test_walk_stops_when_fewer_than_64_bytes_remain() -> None:
     data = build_segment(encode_record(0, 1, 1, 0, b"a"), size=192) + b"\xff" * 63
     assert len(list(iter_records(data))) == 1
-    assert summarize_records(data).data_end == 192
+    summary = summarize_records(data)
+    assert summary.data_end == 192
+    assert (summary.truncated, summary.first_bad_offset) == (True, 192)  # a header cut short: not zeros
 
 
 def _pad_tail(offset: int, size: int) -> bytes:
@@ -193,7 +198,7 @@ def test_scanners_agree_on_random_segments() -> None:
         assert summary == summarize_records_python(buf)
         records = list(iter_records(buf))
         assert summary.data_end == (records[-1].offset + records[-1].record_len if records else 64)
-        assert summary.record_count + summary.pad_count == len(records)
+        assert summary.record_count + summary.pad_count + summary.bad_record_count == len(records)
         tails_with_records += summary.record_count > 0
     assert tails_with_records > 100  # the generator really made records
 

@@ -13,6 +13,7 @@ from supervisor_app.chronicle import (
     encode_segment_header,
     list_segment_ids,
     parse_segment_name,
+    queue_segment_size,
     read_segment_header,
     segment_name,
 )
@@ -116,3 +117,11 @@ def test_explicit_expected_id_wins_over_the_name(tmp_path: Path) -> None:
     assert read_segment_header(path).segment_id == 2  # a name that is not a segment's: no check
     with pytest.raises(CorruptSegmentError, match="header says segment 2 but the file name says 5"):
         read_segment_header(path, expected_id=5)
+
+
+def test_queue_segment_size_is_the_largest_segment_files(tmp_path: Path) -> None:
+    assert queue_segment_size(tmp_path) is None
+    for segment_id, size in ((3, 4096), (4, 1000), (5, 4096)):  # 4 was cut short
+        (tmp_path / segment_name(segment_id)).write_bytes(encode_segment_header(segment_id).ljust(size, b"\0"))
+    (tmp_path / "000000006.q.tmp").write_bytes(bytes(8192))  # being preallocated: not a segment
+    assert queue_segment_size(tmp_path) == 4096

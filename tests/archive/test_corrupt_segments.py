@@ -1,0 +1,102 @@
+"""Corrupt sealed segments: staging says what the record check found, and the archive keeps their bytes as they are."""
+
+from __future__ import annotations
+
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from supervisor_app.archive.staging import StageOptions, stage_segment
+from supervisor_app.chronicle import iter_records, queue_segment_size, segment_name
+from supervisor_app.chronicle.records import COMMIT_WORD
+from tests import commands
+from tests.archive.archive_checks import assert_final_files_are_whole, decode_whole
+from tests.archive.queue_builders import write_queue
+
+SEGMENT_SIZE = 64 * 1024
+
+
+def _damage(queue: Path) -> dict[int, int]:
+    """Damage sealed segments 0-2 (3 stays healthy); return the offset each finding must name."""
+    paths = [queue / segment_name(i) for i in range(3)]
+    records = [list(iter_records(p.read_bytes())) for p in paths]
+    flipped, oversized, cut = records[0][10], records[1][5], records[2][40]
+    image = bytearray(paths[0].read_bytes())
+    image[flipped.offset + 64 + 3] ^= 0x20  # a payload byte
+    paths[0].write_bytes(image)
+    image = bytearray(paths[1].read_bytes())
+    COMMIT_WORD.pack_into(image, oversized.offset, 0xFFFFFFF0)
+    paths[1].write_bytes(image)
+    paths[2].write_bytes(paths[2].read_bytes()[: cut.offset + 100])  # cut mid-record
+    return {0: flipped.offset, 1: oversized.offset, 2: cut.offset}
+
+
+@pytest.fixture
+def damaged_queue(tmp_path: Path) -> tuple[Path, dict[int, int]]:
+    queue = tmp_path / "queue"
+    write_queue(queue, segments=4, segment_size=SEGMENT_SIZE)
+    return queue, _damage(queue)
+
+
+def test_staging_carries_the_findings_and_the_bytes_as_they_are(
+    damaged_queue: tuple[Path, dict[int, int]], tmp_path: Path
+) -> None:
+    queue, offsets = damaged_queue
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    # 4 KiB blocks: 32 KiB windows, so records straddle windows.
+    options = StageOptions(compress=True, retain_raw=True, level=3, block_size=4096)
+    assert queue_segment_size(queue) == SEGMENT_SIZE
+    scans = {}
+    for segment_id in range(4):
+        source = queue / segment_name(segment_id)
+        staged = stage_segment(
+            source, segment_id, staging, options, lambda: None, segment_size=queue_segment_size(queue)
+        )
+        assert staged.raw_tmp is not None and staged.zst_tmp is not None
+        assert staged.raw_tmp.read_bytes() == source.read_bytes()
+        assert decode_whole(staged.zst_tmp) == source.read_bytes()
+        assert staged.raw_crc32 == zlib.crc32(source.read_bytes())
+        scans[segment_id] = staged.scan
+        staged.discard()
+    flipped, oversized, cut, healthy = (scans[i] for i in range(4))
+    assert (flipped.bad_record_count, flipped.first_bad_offset, flipped.truncated) == (1, offsets[0], False)
+    assert (oversized.truncated, oversized.first_bad_offset, oversized.data_end) == (True, offsets[1], offsets[1])
+    assert (cut.truncated, cut.first_bad_offset, cut.data_end) == (True, offsets[2], offsets[2])
+    assert not healthy.corrupt
+    assert healthy.record_count > 100
+
+
+def test_a_segment_cut_at_a_record_boundary_is_truncated_against_the_queues_segment_size(tmp_path: Path) -> None:
+    queue = tmp_path / "queue"
+    write_queue(queue, segments=2, segment_size=SEGMENT_SIZE)
+    source = queue / segment_name(0)
+    boundary = list(iter_records(source.read_bytes()))[30].offset
+    source.write_bytes(source.read_bytes()[:boundary])
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    options = StageOptions(compress=False, retain_raw=False, level=3, block_size=4096)
+    staged = stage_segment(source, 0, staging, options, lambda: None, segment_size=queue_segment_size(queue))
+    staged.discard()
+    assert (staged.scan.truncated, staged.scan.first_bad_offset, staged.scan.record_count) == (True, boundary, 30)
+
+
+@pytest.mark.parametrize("mode", [[], ["--compress"]], ids=["copy", "compress"])
+def test_the_archiver_archives_corrupt_segments_byte_for_byte(
+    damaged_queue: tuple[Path, dict[int, int]], tmp_path: Path, mode: list[str]
+) -> None:
+    # Refusing them would leave them to the writer's retention: the archive keeps them as they are.
+    queue, _ = damaged_queue
+    sources = {segment_name(i): (queue / segment_name(i)).read_bytes() for i in range(4)}
+    root = tmp_path / "archive"
+    root.mkdir()
+    result = subprocess.run(
+        commands.archiver_cmd(queue, root, "binance-perp", "--once", *mode), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    suffix = ".zst" if mode else ""
+    archived = sorted(path.name for path in root.rglob("*.q" + suffix))
+    assert archived == [name + suffix for name in sorted(sources)]
+    assert_final_files_are_whole(root, sources)
