@@ -17,8 +17,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor.options import ServerOptions
-
 from supervisor_app.config.ini_safety import ini_findings as config_ini_findings
 from supervisor_app.config.ini_safety import ini_problem
 from supervisor_app.config.model import FleetConfig, VenueConfig
@@ -172,6 +170,8 @@ def _program_section(config: FleetConfig, venue: VenueConfig, python: str) -> st
 
 def _read_back_mismatches(config: FleetConfig, text: str, python: str) -> Iterator[Finding]:
     """Read `text` with supervisord's own parser and compare what matters with what we meant."""
+    from supervisor.options import ServerOptions  # ~3.5 MiB: loaded only by the check, not by `run` at rest
+
     options = ServerOptions()
     try:
         parsed = options.read_config(io.StringIO(text))

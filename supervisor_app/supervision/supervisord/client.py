@@ -10,9 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import Faults
-
 from supervisor_app.errors import SupervisordError
+
+
+class Faults:
+    """supervisord's XML-RPC fault codes we act on (supervisor.xmlrpc.Faults; importing that costs `run` ~6 MiB).
+
+    tests/supervision/supervisord/test_plugin_contract.py checks they still match.
+    """
+
+    BAD_NAME = 10
+    NOT_RUNNING = 70
+    ALREADY_STARTED = 60
+    SPAWN_ERROR = 50
+    ALREADY_ADDED = 90
+    SHUTDOWN_STATE = 6
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,12 @@ def test_the_log_handler_and_poll_loop_hooks_exist() -> None:
     assert loggers.LevelsByName.INFO is not None
     assert issubclass(plugin._SignalWake, asyncore_25.file_dispatcher)
     assert isinstance(asyncore_25.socket_map, dict)  # supervisord polls every dispatcher registered here
+
+
+def test_our_copy_of_the_fault_codes_matches_supervisord_s() -> None:
+    from supervisor.xmlrpc import Faults as Theirs
+
+    from supervisor_app.supervision.supervisord.client import Faults as Ours
+
+    ours = {name: value for name, value in vars(Ours).items() if name.isupper()}
+    assert ours == {name: getattr(Theirs, name) for name in ours}
