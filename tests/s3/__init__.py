@@ -1,0 +1,1 @@
+"""Tests against a real S3 endpoint (SeaweedFS on loopback)."""
