@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from supervisor_app.archive.layout import META_FILE_NAME
 from supervisor_app.archive.metadata_files import (
     MAX_META_BYTES,
     MAX_SIDECAR_BYTES,
-    check_document,
+    Fields,
     corrupt,
     read_json,
     shorten,
@@ -28,7 +29,9 @@ META_FORMAT = "chronicle-fleet.raw-meta.v2"
 LEGACY_META_FORMAT = "chronicle-fleet.raw-meta.v1"
 SIDECAR_FORMAT = "chronicle-fleet.raw-segment.v1"
 SIDECAR_SUFFIX = ".meta.json"
+MAX_SEGMENT_ID = 999_999_999  # nine digits in every file name
 _ID_DIGITS = 9
+_CRC32 = re.compile("[0-9a-f]{8}")
 
 
 @dataclass(frozen=True)
@@ -92,41 +95,39 @@ class SegmentEntry:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path, field: str = "") -> SegmentEntry:
-        """An entry from a document already checked against the schema; `field` locates it in `path`."""
-        time_range = data["event_time_range"]
-        zstd = data["zstd"]
-        entry = cls(
-            segment_id=data["segment_id"],
-            raw_size=data["raw_size"],
-            raw_crc32=int(data["raw_crc32"], 16),
-            record_count=data["record_count"],
-            event_time_range=None if time_range is None else (time_range[0], time_range[1]),
-            files=tuple(ArchivedFile(name=f["name"], size=f["size"]) for f in data["files"]),
+    def from_fields(cls, fields: Fields) -> SegmentEntry:
+        """Read and check an entry (CorruptArchiveError names the file and the field)."""
+        segment_id = fields.integer("segment_id", maximum=MAX_SEGMENT_ID)
+        zstd = fields.optional_object("zstd")
+        return cls(
+            segment_id=segment_id,
+            raw_size=fields.integer("raw_size"),
+            raw_crc32=int(fields.text("raw_crc32", pattern=_CRC32), 16),
+            record_count=fields.integer("record_count"),
+            event_time_range=fields.time_range("event_time_range"),
+            files=_archived_files(fields, segment_id),
             zstd=None
             if zstd is None
-            else ZstdInfo(level=zstd["level"], block_size=zstd["block_size"], frames=zstd["frames"]),
-            archived_at_ns=data["archived_at_ns"],
+            else ZstdInfo(
+                level=zstd.optional_integer("level", minimum=1, maximum=22),
+                block_size=zstd.integer("block_size", minimum=1, maximum=2**32 - 1),
+                frames=zstd.integer("frames"),
+            ),
+            archived_at_ns=fields.integer("archived_at_ns"),
         )
-        _check_entry(entry, path, field)
-        return entry
 
 
-def _check_entry(entry: SegmentEntry, path: Path, field: str) -> None:
-    prefix = f"{field}." if field else ""
-    own_names = segment_file_names(entry.segment_id)
-    names = [f.name for f in entry.files]
-    for i, name in enumerate(names):
+def _archived_files(fields: Fields, segment_id: int) -> tuple[ArchivedFile, ...]:
+    own_names = segment_file_names(segment_id)
+    files: list[ArchivedFile] = []
+    for item in fields.objects("files", max_items=len(own_names)):
+        name = item.text("name", max_chars=32)
         if name not in own_names:
-            raise corrupt(path, f"{prefix}files[{i}].name", f"{name!r} is not a file of segment {entry.segment_id}")
-    if len(set(names)) != len(names):
-        raise corrupt(path, f"{prefix}files", "lists a file twice")
-    _check_time_range(entry.event_time_range, path, f"{prefix}event_time_range")
-
-
-def _check_time_range(time_range: tuple[int, int] | None, path: Path, field: str) -> None:
-    if time_range is not None and time_range[0] > time_range[1]:
-        raise corrupt(path, field, f"starts after it ends: {list(time_range)}")
+            raise item.error("name", f"{name!r} is not a file of segment {segment_id}")
+        if any(f.name == name for f in files):
+            raise item.error("name", f"{name!r} is listed twice")
+        files.append(ArchivedFile(name=name, size=item.integer("size")))
+    return tuple(files)
 
 
 def segment_file_names(segment_id: int) -> tuple[str, str, str]:
@@ -206,41 +207,40 @@ class PartitionSummary:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path) -> PartitionSummary:
-        """A summary from a document already checked against the schema."""
-        last = data["last_applied"]
+    def from_fields(cls, fields: Fields) -> PartitionSummary:
+        """Read and check a v2 meta.json (CorruptArchiveError names the file and the field)."""
+        fields.text("completeness")
+        last = fields.optional_object("last_applied")
         summary = cls(
-            venue=data["venue"],
-            ingest_time_ns=data["ingest_time_ns"],
-            symbol_code=data["symbol_code"],
-            event_time_range=_time_range(data["event_time_range"]),
-            segment_count=data["segment_count"],
-            first_segment_id=data["first_segment_id"],
-            last_segment_id=data["last_segment_id"],
-            last_archived_at_ns=data["last_archived_at_ns"],
-            raw_bytes=data["raw_bytes"],
-            stored_bytes=data["stored_bytes"],
-            last_applied=None if last is None else SegmentEntry.from_json(last, path, "last_applied"),
+            venue=fields.text("venue", min_chars=1),
+            ingest_time_ns=fields.integer("ingest_time_ns"),
+            symbol_code=fields.optional_text("symbol_code"),
+            event_time_range=fields.time_range("event_time_range"),
+            segment_count=fields.integer("segment_count"),
+            first_segment_id=fields.optional_integer("first_segment_id", maximum=MAX_SEGMENT_ID),
+            last_segment_id=fields.optional_integer("last_segment_id", maximum=MAX_SEGMENT_ID),
+            last_archived_at_ns=fields.optional_integer("last_archived_at_ns"),
+            raw_bytes=fields.integer("raw_bytes"),
+            stored_bytes=fields.integer("stored_bytes"),
+            last_applied=None if last is None else SegmentEntry.from_fields(last),
         )
-        _check_summary(summary, path)
+        _check_summary(summary, fields.path)
         return summary
 
 
 def _check_summary(summary: PartitionSummary, path: Path) -> None:
-    _check_time_range(summary.event_time_range, path, "event_time_range")
     optional = (summary.first_segment_id, summary.last_segment_id, summary.last_archived_at_ns, summary.last_applied)
     if summary.segment_count == 0:
         if any(value is not None for value in optional):
             raise corrupt(
-                path, "segment_count", "is 0 but first/last segment, last_archived_at_ns or last_applied is set"
+                path, "segment_count", "is 0, but first/last segment, last_archived_at_ns or last_applied is set"
             )
         return
-    if any(value is None for value in optional):
-        raise corrupt(
-            path, "segment_count", "is not 0 but first/last segment, last_archived_at_ns or last_applied is null"
-        )
     first, last, applied = summary.first_segment_id, summary.last_segment_id, summary.last_applied
-    assert first is not None and last is not None and applied is not None
+    if first is None or last is None or applied is None or summary.last_archived_at_ns is None:
+        raise corrupt(
+            path, "segment_count", "is not 0, but first/last segment, last_archived_at_ns or last_applied is null"
+        )
     if not first <= applied.segment_id <= last:
         raise corrupt(path, "last_applied.segment_id", f"{applied.segment_id} is outside first..last ({first}..{last})")
 
@@ -268,22 +268,19 @@ class LegacyMeta:
         return summary
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path) -> LegacyMeta:
-        entries = tuple(
-            SegmentEntry.from_json(item, path, f"segments[{i}]") for i, item in enumerate(data.get("segments", []))
-        )
-        ids = [e.segment_id for e in entries]
-        if len(set(ids)) != len(ids):
-            raise corrupt(path, "segments", "records a segment twice")
-        meta = cls(
-            venue=data["venue"],
-            ingest_time_ns=data["ingest_time_ns"],
-            symbol_code=data.get("symbol_code"),
-            event_time_range=_time_range(data.get("event_time_range")),
+    def from_fields(cls, fields: Fields) -> LegacyMeta:
+        """Read and check a v1 or reference meta.json (CorruptArchiveError names the file and the field)."""
+        fields.optional_text("completeness", required=False)
+        entries = tuple(SegmentEntry.from_fields(item) for item in fields.objects("segments", required=False))
+        if len({e.segment_id for e in entries}) != len(entries):
+            raise fields.error("segments", "records a segment twice")
+        return cls(
+            venue=fields.text("venue", min_chars=1),
+            ingest_time_ns=fields.integer("ingest_time_ns"),
+            symbol_code=fields.optional_text("symbol_code", required=False),
+            event_time_range=fields.time_range("event_time_range", required=False),
             entries=entries,
         )
-        _check_time_range(meta.event_time_range, path, "event_time_range")
-        return meta
 
 
 def load_partition_meta(path: Path) -> PartitionSummary | LegacyMeta | None:
@@ -291,16 +288,13 @@ def load_partition_meta(path: Path) -> PartitionSummary | LegacyMeta | None:
     document = read_json(path, MAX_META_BYTES)
     if document is None:
         return None
-    if not isinstance(document, dict):
-        raise corrupt(path, "", f"holds a JSON {type(document).__name__}, not an object")
-    meta_format = document.get("format")
+    fields = Fields(document, path)
+    meta_format = fields.text("format", max_chars=2**31) if fields.has("format") else None
     if meta_format == META_FORMAT:
-        check_document(document, "summary", path)
-        return PartitionSummary.from_json(document, path)
+        return PartitionSummary.from_fields(fields)
     if meta_format is None or meta_format == LEGACY_META_FORMAT:
-        check_document(document, "legacy", path)
-        return LegacyMeta.from_json(document, path)
-    raise corrupt(path, "format", f"unknown format {shorten(repr(meta_format))} (written by a newer chronicle-fleet?)")
+        return LegacyMeta.from_fields(fields)
+    raise fields.error("format", f"unknown format {shorten(repr(meta_format))} (written by a newer chronicle-fleet?)")
 
 
 def current_summary(path: Path) -> PartitionSummary | None:
@@ -314,10 +308,12 @@ def load_sidecar(path: Path) -> SegmentEntry | None:
     document = read_json(path, MAX_SIDECAR_BYTES)
     if document is None:
         return None
-    check_document(document, "sidecar", path)
-    entry = SegmentEntry.from_json(document, path)
+    fields = Fields(document, path)
+    if fields.text("format", max_chars=2**31) != SIDECAR_FORMAT:
+        raise fields.error("format", f"is not {SIDECAR_FORMAT!r}")
+    entry = SegmentEntry.from_fields(fields)
     if entry.segment_id != sidecar_segment_id(path.name):
-        raise corrupt(path, "segment_id", f"{entry.segment_id} is not the segment the file name says")
+        raise fields.error("segment_id", f"{entry.segment_id} is not the segment the file name says")
     return entry
 
 

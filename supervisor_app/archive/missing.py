@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from supervisor_app.archive.metadata_files import MAX_META_BYTES, check_document, read_json
+from supervisor_app.archive.meta import MAX_SEGMENT_ID
+from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, read_json
 from supervisor_app.durable import write_file_atomically
 
 REASON_DELETED = "deleted from the source queue before it was archived"
@@ -24,10 +25,15 @@ def load_missing(path: Path) -> list[MissingSegment]:
     document = read_json(path, MAX_META_BYTES)
     if document is None:
         return []
-    check_document(document, "missing_segments", path)
+    fields = Fields(document, path)
+    fields.text("venue", min_chars=1)
     return [
-        MissingSegment(item["segment_id"], item["detected_at_ns"], item.get("reason", REASON_DELETED))
-        for item in document["missing_segments"]
+        MissingSegment(
+            item.integer("segment_id", maximum=MAX_SEGMENT_ID),
+            item.integer("detected_at_ns"),
+            item.text("reason", max_chars=1000) if item.has("reason") else REASON_DELETED,
+        )
+        for item in fields.objects("missing_segments")
     ]
 
 
