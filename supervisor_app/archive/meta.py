@@ -245,6 +245,16 @@ def _check_summary(summary: PartitionSummary, path: Path) -> None:
         raise corrupt(path, "last_applied.segment_id", f"{applied.segment_id} is outside first..last ({first}..{last})")
 
 
+_V2_ONLY_FIELDS = frozenset(PartitionSummary(venue="-", ingest_time_ns=0).to_json()) - {
+    "symbol_code",
+    "venue",
+    "ingest_time_ns",
+    "event_time_range",
+    "completeness",
+    "format",
+}
+
+
 @dataclass(frozen=True)
 class LegacyMeta:
     """A `meta.json` in an older form: format v1 (every entry inline) or the reference's (no entries)."""
@@ -292,9 +302,17 @@ def load_partition_meta(path: Path) -> PartitionSummary | LegacyMeta | None:
     meta_format = fields.text("format", max_chars=2**31) if fields.has("format") else None
     if meta_format == META_FORMAT:
         return PartitionSummary.from_fields(fields)
-    if meta_format is None or meta_format == LEGACY_META_FORMAT:
-        return LegacyMeta.from_fields(fields)
-    raise fields.error("format", f"unknown format {shorten(repr(meta_format))} (written by a newer chronicle-fleet?)")
+    if meta_format not in (None, LEGACY_META_FORMAT):
+        raise fields.error(
+            "format", f"unknown format {shorten(repr(meta_format))} (written by a newer chronicle-fleet?)"
+        )
+    # A v2 summary that lost its format would otherwise pass for an empty older one and restart its totals.
+    v2_only = sorted(k for k in _V2_ONLY_FIELDS if fields.has(k))
+    if v2_only:
+        raise fields.error("format", f"is {meta_format!r} but the file has format v2's {', '.join(v2_only)}")
+    if fields.has("segments") != (meta_format == LEGACY_META_FORMAT):
+        raise fields.error("segments", "belongs with format v1 (a list of entries) and only there")
+    return LegacyMeta.from_fields(fields)
 
 
 def current_summary(path: Path) -> PartitionSummary | None:

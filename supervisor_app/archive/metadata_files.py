@@ -99,8 +99,12 @@ class Fields:
             return None
         if not isinstance(value, list) or len(value) != 2:
             raise self.error(key, f"{_shown(value)} is not a [first_ns, last_ns] pair")
-        bounds = Fields({"0": value[0], "1": value[1]}, self.path, self._field(key))
-        first, last = bounds.integer("0"), bounds.integer("1")
+        for i, bound in enumerate(value):
+            if not isinstance(bound, int) or isinstance(bound, bool) or not 0 <= bound <= U64_MAX:
+                raise corrupt(
+                    self.path, f"{self._field(key)}[{i}]", f"{_shown(bound)} is not an integer in 0..{U64_MAX}"
+                )
+        first, last = value
         if first > last:
             raise self.error(key, f"starts after it ends: {value}")
         return first, last
