@@ -56,10 +56,11 @@ def record_segment(directory: Path, entry: SegmentEntry, *, venue: str, now_ns: 
     sidecar_path = directory / sidecar_name(entry.segment_id)
     on_disk = load_sidecar(sidecar_path)
     applied = summary.last_applied
-    counted = applied if applied is not None and applied.segment_id == entry.segment_id else on_disk
-    for known, where in ((counted, meta_path), (on_disk, sidecar_path)):
+    in_summary = applied if applied is not None and applied.segment_id == entry.segment_id else None
+    for known, where in ((in_summary, meta_path), (on_disk, sidecar_path)):
         if known is not None and not known.same_source(entry):
             raise ArchiveConflictError(f"{where} already records segment {entry.segment_id} with a different checksum")
+    counted = in_summary or on_disk  # meta.json is written first: where the two differ, it is the one counted
     if counted is not None and counted.same_archive(entry):
         entry, updated = counted, summary  # counted as it is: keep when it was first archived
     else:

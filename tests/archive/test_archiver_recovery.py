@@ -150,3 +150,16 @@ def test_a_block_size_that_is_no_multiple_of_64_still_counts_every_record(queue:
         assert entry["event_time_range"] == [records[0].timestamp_ns, records[-1].timestamp_ns]
         index = read_index(root / PARTITION / f"{entry['segment_id']:09d}.q.zst.idx")
         assert index.block_size == 4100
+
+
+def test_a_sidecar_recording_other_bytes_is_a_conflict_and_is_kept(queue: Path, root: Path) -> None:
+    run_once(queue, root)
+    sidecar = root / PARTITION / "000000001.meta.json"
+    entry = json.loads(sidecar.read_text())
+    entry["raw_crc32"] = "00000000"
+    sidecar.write_text(json.dumps(entry))
+    rewind_reader(queue, 1)
+    with pytest.raises(ArchiveConflictError, match=r"000000001\.meta\.json already records segment 1 with a different"):
+        run_once(queue, root)
+    assert json.loads(sidecar.read_text()) == entry
+    assert load_position(queue / "readers" / "raw-archiver.meta").segment_id == 1
