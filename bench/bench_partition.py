@@ -75,12 +75,12 @@ def archive(queue: Path, out: Path, segments: int, window: int) -> Run:
     return Run(arrivals, rss_window, rss_end, peak)
 
 
-def mean_cost_ms(arrivals: list[float], first: int, count: int) -> float:
-    """Mean time between consecutive segments `first`..`first + count` (the archiver's pace there)."""
+def costs_ms(arrivals: list[float], first: int, count: int) -> tuple[float, float]:
+    """(mean, median) time between consecutive segments `first`..`first + count`: the archiver's pace there."""
     deltas = [
         b - a for a, b in zip(arrivals[first : first + count], arrivals[first + 1 : first + count + 1], strict=False)
     ]
-    return statistics.fmean(deltas) * 1000
+    return statistics.fmean(deltas) * 1000, statistics.median(deltas) * 1000
 
 
 def main() -> None:
@@ -108,11 +108,14 @@ def main() -> None:
         run = archive(queue, out, args.segments, args.window)
         total = time.perf_counter() - started
         partitions = [p for p in (out / "raw/v1/bench").iterdir() if not p.name.startswith(".")]
-        first = mean_cost_ms(run.arrivals, 0, args.window)
-        last = mean_cost_ms(run.arrivals, args.segments - args.window - 1, args.window)
+        first, first_median = costs_ms(run.arrivals, 0, args.window)
+        last, last_median = costs_ms(run.arrivals, args.segments - args.window - 1, args.window)
         print(f"archived {args.segments} segments into {len(partitions)} partition(s) in {total:.0f} s")
-        print(f"per segment, first {args.window}:   {first:7.2f} ms")
-        print(f"per segment, last {args.window}:    {last:7.2f} ms   ratio {last / first:.2f}x (floor: <= 1.50x)")
+        print(f"per segment, first {args.window}:   mean {first:7.2f} ms   median {first_median:7.2f} ms")
+        print(
+            f"per segment, last {args.window}:    mean {last:7.2f} ms   median {last_median:7.2f} ms   "
+            f"ratio of means {last / first:.2f}x (floor: <= 1.50x), of medians {last_median / first_median:.2f}x"
+        )
         print(f"RSS after {args.window}:        {run.rss_at_window_kib / 1024:7.1f} MiB")
         print(
             f"RSS after {args.segments}:      {run.rss_at_end_kib / 1024:7.1f} MiB   peak {run.peak_rss_kib / 1024:.1f} MiB"
