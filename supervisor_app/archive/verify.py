@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
@@ -67,28 +67,6 @@ class _Snapshot:
 
 
 @dataclass
-class _Tally:
-    """Aggregates over the entries verified so far, to hold against the partition's summary."""
-
-    segment_count: int = 0
-    raw_bytes: int = 0
-    stored_bytes: int = 0
-    first_segment_id: int | None = None
-    last_segment_id: int | None = None
-    event_time_range: tuple[int, int] | None = None
-
-    def add(self, entry: SegmentEntry) -> None:
-        self.segment_count += 1
-        self.raw_bytes += entry.raw_size
-        self.stored_bytes += entry.stored_bytes
-        ids = [i for i in (self.first_segment_id, self.last_segment_id) if i is not None] + [entry.segment_id]
-        self.first_segment_id, self.last_segment_id = min(ids), max(ids)
-        if entry.event_time_range is not None:
-            ranges = [r for r in (self.event_time_range, entry.event_time_range) if r is not None]
-            self.event_time_range = min(r[0] for r in ranges), max(r[1] for r in ranges)
-
-
-@dataclass
 class _Progress:
     """Counts verified segments and reports them."""
 
@@ -97,7 +75,6 @@ class _Progress:
     callback: Callable[[VerifyProgress], None] | None
     segments_done: int = 0
     bytes_done: int = 0
-    problems: list[Finding] = field(default_factory=list)
 
     def advance(self, entry: SegmentEntry) -> None:
         self.segments_done += 1
@@ -225,14 +202,14 @@ def _verify_partition(directory: Path, tracker: _Progress, executor: Executor) -
     summary, present = snapshot.meta, snapshot.present
     if summary is not None and summary.last_applied is not None:
         present.setdefault(summary.last_applied.segment_id, 0)
-    tally = _Tally()
+    tally = PartitionSummary(venue=summary.venue if summary else "", ingest_time_ns=0)  # of the sidecars
     for segment_id in sorted(present):
         entry, recorded_in, findings = _recorded_entry(directory, segment_id, present[segment_id], summary)
         problems += findings
         problems += _unrecorded_files(directory, segment_id, present[segment_id], entry, recorded_in)
         if entry is not None:
             problems += verify_segment(directory, entry, executor=executor, recorded_in=recorded_in)
-            tally.add(entry)
+            tally = tally.with_entry(entry, None)
             tracker.advance(entry)
     if summary is None:
         return problems, []
@@ -313,7 +290,7 @@ def _unrecorded_files(
     ]
 
 
-def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: _Tally) -> list[Finding]:
+def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: PartitionSummary) -> list[Finding]:
     """Where meta.json's aggregates disagree with the entries its sidecars hold."""
     findings = [
         Finding(meta_path, f"says {name} {said}, its sidecars add up to {found}")
