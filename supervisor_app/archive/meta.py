@@ -55,8 +55,10 @@ class ZstdInfo:
 class SegmentEntry:
     """What was archived of one segment: enough to verify it later without the source.
 
-    To add a field: give it a default here (older sidecars lack it), write it in `to_json`,
-    read it with `.get()` in `from_json`, and add it (not required) to metadata.schema.json.
+    To add a field: give it a default here, write it in `to_json`, read it in `from_fields`
+    with its default when absent (older sidecars lack it), e.g.
+    `truncated=fields.boolean("truncated") if fields.has("truncated") else False`, and add it,
+    not required, to metadata.schema.json's `segment_entry`.
     """
 
     segment_id: int

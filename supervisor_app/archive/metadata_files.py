@@ -68,6 +68,12 @@ class Fields:
             raise self.error(key, f"{_shown(value)} is outside {minimum}..{maximum}")
         return value
 
+    def boolean(self, key: str) -> bool:
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self.error(key, f"{_shown(value)} is not true or false")
+        return value
+
     def optional_integer(self, key: str, *, minimum: int = 0, maximum: int = U64_MAX) -> int | None:
         return None if self._get(key) is None else self.integer(key, minimum=minimum, maximum=maximum)
 

@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator, validators
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import LegacyMeta, load_partition_meta, load_sidecar
+from supervisor_app.archive.metadata_files import Fields
 from supervisor_app.archive.missing import load_missing
 from supervisor_app.archive.progress import archive_progress
 from supervisor_app.chronicle.reader_position import ReaderPosition, load_position, store_position
@@ -349,3 +350,11 @@ def test_a_seeded_random_damage_sweep_never_escapes_as_another_exception(templat
                 reader(path)
             except CorruptArchiveError as exc:
                 assert str(exc).startswith(f"{path}: "), f"seed={seed}"
+
+
+@pytest.mark.parametrize("value", [1, 0, "true", None, 1.0])
+def test_a_flag_is_only_true_or_false(value: object, tmp_path: Path) -> None:
+    fields = Fields({"truncated": value, "ok": False}, tmp_path / "x.meta.json")
+    assert fields.boolean("ok") is False
+    with pytest.raises(CorruptArchiveError, match=r"x\.meta\.json: truncated: .* is not true or false"):
+        fields.boolean("truncated")
