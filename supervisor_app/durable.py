@@ -78,8 +78,8 @@ def write_file_atomically(final: Path, data: bytes) -> None:
 def write_files_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
     """Publish each file whole, renaming them in the order given, then fsync each directory once.
 
-    Every temp file is durable before the first rename, so a crash leaves a prefix of the
-    renames done (a journaling file system also persists renames in the order they were made).
+    Every temp file is durable before the first rename, so a kill leaves a prefix of the
+    renames done; so does a power loss on ext4 or XFS, which journal renames in order.
     """
     written: list[tuple[Path, Path]] = []
     try:
