@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 TMP_SUFFIX = ".tmp"
@@ -71,19 +72,39 @@ def tmp_path_for(final: Path) -> Path:
 
 def write_file_atomically(final: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Publish `data` under `final` with `mode`: nobody ever sees a partial file under that name."""
-    tmp = tmp_path_for(final)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    write_files_atomically([(final, data)], mode=mode)
+
+
+def write_files_atomically(files: Sequence[tuple[Path, bytes]], *, mode: int = 0o644) -> None:
+    """Publish each file whole, renaming them in the order given, then fsync each directory once.
+
+    Every temp file is durable before the first rename, so a kill leaves a prefix of the
+    renames done; so does a power loss on ext4 or XFS, which journal renames in order.
+    """
+    written: list[tuple[Path, Path]] = []
+    try:
+        for final, data in files:
+            tmp = tmp_path_for(final)
+            written.append((tmp, final))
+            _write_durably(tmp, data, mode)
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in written:
+        os.replace(tmp, final)
+    for directory in dict.fromkeys(final.parent for _, final in written):
+        fsync_dir(directory)
+
+
+def _write_durably(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)  # O_CREAT's mode is masked by the umask and ignored for a leftover tmp file
         write_all(fd, data)
         os.fsync(fd)
-    except BaseException:
+    finally:
         os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, final)
-    fsync_dir(final.parent)
 
 
 def remove_stale_tmp_files(directory: Path) -> list[Path]:

@@ -46,7 +46,7 @@ class ArchiveConflictError(PermanentError):
 
 
 class CorruptArchiveError(PermanentError):
-    """An archive file does not decode to what its index or meta.json says."""
+    """An archive file does not decode to what its metadata says, or a metadata file is damaged."""
 
 
 class ArchiveRootError(PermanentError):

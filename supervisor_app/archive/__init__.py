@@ -1,10 +1,18 @@
-"""One venue's raw archive: staging, publishing, meta.json, the reader lease, progress and verification."""
+"""One venue's raw archive: staging, publishing, metadata (meta.json + sidecars), the reader lease, progress, verify."""
 
 from supervisor_app.archive.archiver import ArchiverConfig, PassResult, RawArchiver
 from supervisor_app.archive.layout import ArchiveLayout, partition_date, validate_venue
-from supervisor_app.archive.meta import PartitionMeta, SegmentEntry, load_meta
+from supervisor_app.archive.meta import (
+    LegacyMeta,
+    PartitionSummary,
+    SegmentEntry,
+    load_partition_meta,
+    load_sidecar,
+    partition_entries,
+)
 from supervisor_app.archive.progress import ArchiveProgress, archive_progress
 from supervisor_app.archive.reader_lease import ReaderLease, refresh_reader
+from supervisor_app.archive.recording import record_segment
 from supervisor_app.archive.seekable_zstd import SeekIndex, iter_frames, read_at, read_index
 from supervisor_app.archive.verify import Finding, VerifyReport, verify_archive
 
@@ -13,7 +21,8 @@ __all__ = [
     "ArchiveProgress",
     "ArchiverConfig",
     "Finding",
-    "PartitionMeta",
+    "LegacyMeta",
+    "PartitionSummary",
     "PassResult",
     "RawArchiver",
     "ReaderLease",
@@ -22,10 +31,13 @@ __all__ = [
     "VerifyReport",
     "archive_progress",
     "iter_frames",
-    "load_meta",
+    "load_partition_meta",
+    "load_sidecar",
     "partition_date",
+    "partition_entries",
     "read_at",
     "read_index",
+    "record_segment",
     "refresh_reader",
     "validate_venue",
     "verify_archive",

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_app.archive.layout import ArchiveLayout
-from supervisor_app.archive.meta import PartitionMeta, load_meta, write_meta
+from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.missing import record_missing
 from supervisor_app.archive.publish import Published, publish_segment
 from supervisor_app.archive.reader_lease import ReaderLease
+from supervisor_app.archive.recording import record_segment
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
 from supervisor_app.chronicle.segment import (
@@ -27,7 +28,6 @@ from supervisor_app.chronicle.segment import (
 from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.errors import (
     ArchiveBusyError,
-    ArchiveConflictError,
     ArchiveRootError,
     ArchiveRootMissingError,
 )
@@ -191,32 +191,28 @@ class RawArchiver:
     def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
         """Make a staged segment durable under its final names, record it, then commit past it."""
         published = publish_segment(staged, self._layout, self._config.stage_options, self._clock())
-        self._update_meta(published)
+        entry = self._record(published)
         lease.commit(staged.segment_id + 1)
         self._log.info(
             "segment_archived",
             segment_id=staged.segment_id,
             destination=str(published.partition_dir),
-            files=[f.name for f in published.entry.files],
-            raw_bytes=published.entry.raw_size,
-            archived_bytes=sum(f.size for f in published.entry.files),
-            records=published.entry.record_count,
-            event_time_range=published.entry.event_time_range,
+            files=[f.name for f in entry.files],
+            raw_bytes=entry.raw_size,
+            archived_bytes=entry.stored_bytes,
+            records=entry.record_count,
+            event_time_range=entry.event_time_range,
             duration_s=round(time.monotonic() - started, 3),
         )
 
-    def _update_meta(self, published: Published) -> None:
-        path = published.partition_dir / "meta.json"
-        meta = load_meta(path) or PartitionMeta(venue=self._config.venue, ingest_time_ns=self._clock())
-        previous = meta.segment(published.entry.segment_id)
-        if previous is not None and (previous.raw_crc32, previous.raw_size) != (
-            published.entry.raw_crc32,
-            published.entry.raw_size,
-        ):
-            raise ArchiveConflictError(
-                f"{path} already records segment {published.entry.segment_id} with a different checksum"
-            )
-        write_meta(path, meta.with_segment(published.entry))
+    def _record(self, published: Published) -> SegmentEntry:
+        """The segment's sidecar and its partition's meta.json, durably (a v1 meta.json is migrated first)."""
+        recorded = record_segment(
+            published.partition_dir, published.entry, venue=self._config.venue, now_ns=self._clock()
+        )
+        if recorded.migrated:
+            self._log.info("meta_migrated", partition=str(published.partition_dir), entries=recorded.migrated)
+        return recorded.entry
 
     def _record_missing(self, segment_ids: list[int]) -> None:
         new = record_missing(self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock())

@@ -1,16 +1,37 @@
-"""`meta.json`: one per partition, the reference's fields plus one entry per archived segment."""
+"""Partition metadata: one sidecar per archived segment, and `meta.json`, a summary of constant size.
+
+`<partition>/<9-digit id>.meta.json` holds one segment's entry. `meta.json` holds the
+reference's fields plus aggregates over the sidecars and, as `last_applied`, the entry it
+counted last (written before that entry's sidecar, so it completes a sidecar a crash lost).
+Format v1 (every entry inline in meta.json) and the reference's meta.json are still read.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from supervisor_app.durable import write_file_atomically
-from supervisor_app.errors import CorruptArchiveError
+from supervisor_app.archive.layout import META_FILE_NAME
+from supervisor_app.archive.metadata_files import (
+    MAX_META_BYTES,
+    MAX_SIDECAR_BYTES,
+    Fields,
+    corrupt,
+    read_json,
+    shorten,
+)
 
-META_FORMAT = "chronicle-fleet.raw-meta.v1"
+META_FORMAT = "chronicle-fleet.raw-meta.v2"
+LEGACY_META_FORMAT = "chronicle-fleet.raw-meta.v1"
+SIDECAR_FORMAT = "chronicle-fleet.raw-segment.v1"
+SIDECAR_SUFFIX = ".meta.json"
+MAX_SEGMENT_ID = 999_999_999  # nine digits in every file name
+_ID_DIGITS = 9
+_CRC32 = re.compile("[0-9a-f]{8}")
 
 
 @dataclass(frozen=True)
@@ -32,7 +53,13 @@ class ZstdInfo:
 
 @dataclass(frozen=True)
 class SegmentEntry:
-    """What was archived of one segment: enough to verify it later without the source."""
+    """What was archived of one segment: enough to verify it later without the source.
+
+    To add a field: give it a default here, write it in `to_json`, read it in `from_fields`
+    with its default when absent (older sidecars lack it), e.g.
+    `truncated=fields.boolean("truncated") if fields.has("truncated") else False`, and add it,
+    not required, to metadata.schema.json's `segment_entry`.
+    """
 
     segment_id: int
     raw_size: int
@@ -42,6 +69,18 @@ class SegmentEntry:
     files: tuple[ArchivedFile, ...]
     zstd: ZstdInfo | None
     archived_at_ns: int
+
+    @property
+    def stored_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def same_source(self, other: SegmentEntry) -> bool:
+        """Both describe the same source bytes."""
+        return (self.raw_size, self.raw_crc32) == (other.raw_size, other.raw_crc32)
+
+    def same_archive(self, other: SegmentEntry) -> bool:
+        """Equal but for when they were archived: recording `other` again would change nothing."""
+        return replace(self, archived_at_ns=other.archived_at_ns) == other
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,82 +97,293 @@ class SegmentEntry:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SegmentEntry:
-        time_range = data.get("event_time_range")
-        zstd = data.get("zstd")
+    def from_fields(cls, fields: Fields) -> SegmentEntry:
+        """Read and check an entry (CorruptArchiveError names the file and the field)."""
+        segment_id = fields.integer("segment_id", maximum=MAX_SEGMENT_ID)
+        zstd = fields.optional_object("zstd")
         return cls(
-            segment_id=int(data["segment_id"]),
-            raw_size=int(data["raw_size"]),
-            raw_crc32=int(data["raw_crc32"], 16),
-            record_count=int(data["record_count"]),
-            event_time_range=(int(time_range[0]), int(time_range[1])) if time_range else None,
-            files=tuple(ArchivedFile(name=str(f["name"]), size=int(f["size"])) for f in data["files"]),
+            segment_id=segment_id,
+            raw_size=fields.integer("raw_size"),
+            raw_crc32=int(fields.text("raw_crc32", pattern=_CRC32), 16),
+            record_count=fields.integer("record_count"),
+            event_time_range=fields.time_range("event_time_range"),
+            files=_archived_files(fields, segment_id),
             zstd=None
             if zstd is None
-            else ZstdInfo(level=zstd["level"], block_size=int(zstd["block_size"]), frames=int(zstd["frames"])),
-            archived_at_ns=int(data["archived_at_ns"]),
+            else ZstdInfo(
+                level=zstd.optional_integer("level", minimum=1, maximum=22),
+                block_size=zstd.integer("block_size", minimum=1, maximum=2**32 - 1),
+                frames=zstd.integer("frames"),
+            ),
+            archived_at_ns=fields.integer("archived_at_ns"),
         )
 
 
+def _archived_files(fields: Fields, segment_id: int) -> tuple[ArchivedFile, ...]:
+    own_names = segment_file_names(segment_id)
+    files: list[ArchivedFile] = []
+    for item in fields.objects("files", max_items=len(own_names)):
+        name = item.text("name", max_chars=32)
+        if name not in own_names:
+            raise item.error("name", f"{name!r} is not a file of segment {segment_id}")
+        if any(f.name == name for f in files):
+            raise item.error("name", f"{name!r} is listed twice")
+        files.append(ArchivedFile(name=name, size=item.integer("size")))
+    return tuple(files)
+
+
+def segment_file_names(segment_id: int) -> tuple[str, str, str]:
+    """The names a segment's archive files may have: `.q`, `.q.zst`, `.q.zst.idx`."""
+    raw = f"{segment_id:0{_ID_DIGITS}d}.q"
+    return raw, raw + ".zst", raw + ".zst.idx"
+
+
+def sidecar_name(segment_id: int) -> str:
+    return f"{segment_id:0{_ID_DIGITS}d}{SIDECAR_SUFFIX}"
+
+
+def sidecar_segment_id(name: str) -> int | None:
+    """The segment id a sidecar file name stands for, or None if `name` is no sidecar's."""
+    digits = name[:_ID_DIGITS]
+    if name[_ID_DIGITS:] != SIDECAR_SUFFIX or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits)
+
+
 @dataclass(frozen=True)
-class PartitionMeta:
-    """The whole `meta.json` of one `<venue>/<date>/raw/` directory."""
+class PartitionSummary:
+    """`meta.json`, format v2: the reference's fields and aggregates over every sidecar, of constant size."""
 
     venue: str
     ingest_time_ns: int  # when the partition was first written; kept across updates
-    segments: tuple[SegmentEntry, ...] = ()
     symbol_code: str | None = None
+    event_time_range: tuple[int, int] | None = None  # covers every segment (the reference's: only its first)
+    segment_count: int = 0
+    first_segment_id: int | None = None
+    last_segment_id: int | None = None
+    last_archived_at_ns: int | None = None
+    raw_bytes: int = 0
+    stored_bytes: int = 0
+    last_applied: SegmentEntry | None = None  # counted last; its sidecar may not be written yet
 
-    @property
-    def event_time_range(self) -> tuple[int, int] | None:
-        """Covers every segment in the partition (the reference recorded only the first)."""
-        ranges = [s.event_time_range for s in self.segments if s.event_time_range]
-        if not ranges:
-            return None
-        return min(r[0] for r in ranges), max(r[1] for r in ranges)
+    def with_entry(self, entry: SegmentEntry, previous: SegmentEntry | None) -> PartitionSummary:
+        """The summary once `entry` is recorded; `previous` is the version of that segment it counts already."""
+        if previous is None:
+            return replace(
+                self._touched_by(entry),
+                segment_count=self.segment_count + 1,
+                first_segment_id=_smaller(self.first_segment_id, entry.segment_id),
+                last_segment_id=_larger(self.last_segment_id, entry.segment_id),
+                raw_bytes=self.raw_bytes + entry.raw_size,
+                stored_bytes=self.stored_bytes + entry.stored_bytes,
+            )
+        return replace(
+            self._touched_by(entry),
+            raw_bytes=self.raw_bytes - previous.raw_size + entry.raw_size,
+            stored_bytes=self.stored_bytes - previous.stored_bytes + entry.stored_bytes,
+        )
 
-    def segment(self, segment_id: int) -> SegmentEntry | None:
-        return next((s for s in self.segments if s.segment_id == segment_id), None)
-
-    def with_segment(self, entry: SegmentEntry) -> PartitionMeta:
-        others = [s for s in self.segments if s.segment_id != entry.segment_id]
-        return replace(self, segments=tuple(sorted([*others, entry], key=lambda s: s.segment_id)))
+    def _touched_by(self, entry: SegmentEntry) -> PartitionSummary:
+        return replace(
+            self,
+            event_time_range=_union(self.event_time_range, entry.event_time_range),
+            last_archived_at_ns=_larger(self.last_archived_at_ns, entry.archived_at_ns),
+            last_applied=entry,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        time_range = self.event_time_range
         return {
             "symbol_code": self.symbol_code,
             "venue": self.venue,
             "ingest_time_ns": self.ingest_time_ns,
-            "event_time_range": list(time_range) if time_range else None,
+            "event_time_range": list(self.event_time_range) if self.event_time_range else None,
             "completeness": "sealed",
             "format": META_FORMAT,
-            "segments": [s.to_json() for s in self.segments],
+            "segment_count": self.segment_count,
+            "first_segment_id": self.first_segment_id,
+            "last_segment_id": self.last_segment_id,
+            "last_archived_at_ns": self.last_archived_at_ns,
+            "raw_bytes": self.raw_bytes,
+            "stored_bytes": self.stored_bytes,
+            "last_applied": None if self.last_applied is None else self.last_applied.to_json(),
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PartitionMeta:
-        # A reference-written meta.json has no "segments": start the list empty.
+    def from_fields(cls, fields: Fields) -> PartitionSummary:
+        """Read and check a v2 meta.json (CorruptArchiveError names the file and the field)."""
+        fields.text("completeness")
+        last = fields.optional_object("last_applied")
+        summary = cls(
+            venue=fields.text("venue", min_chars=1),
+            ingest_time_ns=fields.integer("ingest_time_ns"),
+            symbol_code=fields.optional_text("symbol_code"),
+            event_time_range=fields.time_range("event_time_range"),
+            segment_count=fields.integer("segment_count"),
+            first_segment_id=fields.optional_integer("first_segment_id", maximum=MAX_SEGMENT_ID),
+            last_segment_id=fields.optional_integer("last_segment_id", maximum=MAX_SEGMENT_ID),
+            last_archived_at_ns=fields.optional_integer("last_archived_at_ns"),
+            raw_bytes=fields.integer("raw_bytes"),
+            stored_bytes=fields.integer("stored_bytes"),
+            last_applied=None if last is None else SegmentEntry.from_fields(last),
+        )
+        _check_summary(summary, fields.path)
+        return summary
+
+
+def _check_summary(summary: PartitionSummary, path: Path) -> None:
+    optional = (summary.first_segment_id, summary.last_segment_id, summary.last_archived_at_ns, summary.last_applied)
+    if summary.segment_count == 0:
+        if any(value is not None for value in optional):
+            raise corrupt(
+                path, "segment_count", "is 0, but first/last segment, last_archived_at_ns or last_applied is set"
+            )
+        return
+    first, last, applied = summary.first_segment_id, summary.last_segment_id, summary.last_applied
+    if first is None or last is None or applied is None or summary.last_archived_at_ns is None:
+        raise corrupt(
+            path, "segment_count", "is not 0, but first/last segment, last_archived_at_ns or last_applied is null"
+        )
+    if not first <= applied.segment_id <= last:
+        raise corrupt(path, "last_applied.segment_id", f"{applied.segment_id} is outside first..last ({first}..{last})")
+
+
+_V2_ONLY_FIELDS = frozenset(PartitionSummary(venue="-", ingest_time_ns=0).to_json()) - {
+    "symbol_code",
+    "venue",
+    "ingest_time_ns",
+    "event_time_range",
+    "completeness",
+    "format",
+}
+
+
+@dataclass(frozen=True)
+class LegacyMeta:
+    """A `meta.json` in an older form: format v1 (every entry inline) or the reference's (no entries)."""
+
+    venue: str
+    ingest_time_ns: int
+    symbol_code: str | None
+    event_time_range: tuple[int, int] | None
+    entries: tuple[SegmentEntry, ...]
+
+    def summary(self) -> PartitionSummary:
+        """The v2 summary of these entries (the reference's time range is kept: it covers segments it archived)."""
+        summary = PartitionSummary(
+            venue=self.venue,
+            ingest_time_ns=self.ingest_time_ns,
+            symbol_code=self.symbol_code,
+            event_time_range=self.event_time_range,
+        )
+        for entry in sorted(self.entries, key=lambda e: e.segment_id):
+            summary = summary.with_entry(entry, None)
+        return summary
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> LegacyMeta:
+        """Read and check a v1 or reference meta.json (CorruptArchiveError names the file and the field)."""
+        fields.optional_text("completeness", required=False)
+        entries = tuple(SegmentEntry.from_fields(item) for item in fields.objects("segments", required=False))
+        if len({e.segment_id for e in entries}) != len(entries):
+            raise fields.error("segments", "records a segment twice")
         return cls(
-            venue=str(data["venue"]),
-            ingest_time_ns=int(data["ingest_time_ns"]),
-            segments=tuple(SegmentEntry.from_json(s) for s in data.get("segments", [])),
-            symbol_code=data.get("symbol_code"),
+            venue=fields.text("venue", min_chars=1),
+            ingest_time_ns=fields.integer("ingest_time_ns"),
+            symbol_code=fields.optional_text("symbol_code", required=False),
+            event_time_range=fields.time_range("event_time_range", required=False),
+            entries=entries,
         )
 
 
-def load_meta(path: Path) -> PartitionMeta | None:
-    """The partition's meta.json, or None when it has none yet."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+def load_partition_meta(path: Path) -> PartitionSummary | LegacyMeta | None:
+    """The partition's meta.json, or None when it has none yet; CorruptArchiveError names what is wrong."""
+    document = read_json(path, MAX_META_BYTES)
+    if document is None:
         return None
-    try:
-        return PartitionMeta.from_json(json.loads(text))
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise CorruptArchiveError(f"{path}: unreadable meta.json: {exc}") from exc
+    fields = Fields(document, path)
+    meta_format = fields.text("format", max_chars=2**31) if fields.has("format") else None
+    if meta_format == META_FORMAT:
+        return PartitionSummary.from_fields(fields)
+    if meta_format not in (None, LEGACY_META_FORMAT):
+        raise fields.error(
+            "format", f"unknown format {shorten(repr(meta_format))} (written by a newer chronicle-fleet?)"
+        )
+    # A v2 summary that lost its format would otherwise pass for an empty older one and restart its totals.
+    v2_only = sorted(k for k in _V2_ONLY_FIELDS if fields.has(k))
+    if v2_only:
+        raise fields.error("format", f"is {meta_format!r} but the file has format v2's {', '.join(v2_only)}")
+    if fields.has("segments") != (meta_format == LEGACY_META_FORMAT):
+        raise fields.error("segments", "belongs with format v1 (a list of entries) and only there")
+    return LegacyMeta.from_fields(fields)
 
 
-def write_meta(path: Path, meta: PartitionMeta) -> None:
-    """Atomically replace `path` with `meta` (2-space indented, like the reference)."""
-    write_file_atomically(path, (json.dumps(meta.to_json(), indent=2) + "\n").encode("utf-8"))
+def current_summary(path: Path) -> PartitionSummary | None:
+    """The partition's meta.json as a v2 summary, whatever its format on disk."""
+    meta = load_partition_meta(path)
+    return meta.summary() if isinstance(meta, LegacyMeta) else meta
+
+
+def load_sidecar(path: Path) -> SegmentEntry | None:
+    """The entry in a segment's sidecar, or None when it has none."""
+    document = read_json(path, MAX_SIDECAR_BYTES)
+    if document is None:
+        return None
+    fields = Fields(document, path)
+    if fields.text("format", max_chars=2**31) != SIDECAR_FORMAT:
+        raise fields.error("format", f"is not {SIDECAR_FORMAT!r}")
+    entry = SegmentEntry.from_fields(fields)
+    if entry.segment_id != sidecar_segment_id(path.name):
+        raise fields.error("segment_id", f"{entry.segment_id} is not the segment the file name says")
+    return entry
+
+
+def sidecar_ids(directory: Path) -> list[int]:
+    """Ids of every segment with a sidecar in `directory`, in order."""
+    return sorted(i for name in os.listdir(directory) if (i := sidecar_segment_id(name)) is not None)
+
+
+def partition_entries(directory: Path) -> list[SegmentEntry]:
+    """Every entry a partition records, oldest id first (reads every sidecar: not for a hot path)."""
+    meta = load_partition_meta(directory / META_FILE_NAME)
+    if isinstance(meta, LegacyMeta):
+        return sorted(meta.entries, key=lambda e: e.segment_id)
+    entries: dict[int, SegmentEntry] = {}
+    for segment_id in sidecar_ids(directory):
+        entry = load_sidecar(directory / sidecar_name(segment_id))
+        if entry is not None:
+            entries[segment_id] = entry
+    if meta is not None and meta.last_applied is not None:
+        # Written before its sidecar: where the two differ, the sidecar is the one a crash left behind.
+        entries[meta.last_applied.segment_id] = meta.last_applied
+    return [entries[i] for i in sorted(entries)]
+
+
+def summary_bytes(summary: PartitionSummary) -> bytes:
+    """meta.json's content: 2-space indented, like the reference."""
+    return _encode(summary.to_json())
+
+
+def sidecar_bytes(entry: SegmentEntry) -> bytes:
+    return _encode({"format": SIDECAR_FORMAT, **entry.to_json()})
+
+
+def _encode(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def _time_range(value: list[int] | None) -> tuple[int, int] | None:
+    return None if value is None else (value[0], value[1])
+
+
+def _union(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
+    if a is None or b is None:
+        return a or b
+    return min(a[0], b[0]), max(a[1], b[1])
+
+
+def _smaller(a: int | None, b: int) -> int:
+    return b if a is None else min(a, b)
+
+
+def _larger(a: int | None, b: int) -> int:
+    return b if a is None else max(a, b)

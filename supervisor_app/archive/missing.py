@@ -6,8 +6,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from supervisor_app.archive.meta import MAX_SEGMENT_ID
+from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, read_json
 from supervisor_app.durable import write_file_atomically
-from supervisor_app.errors import CorruptArchiveError
 
 REASON_DELETED = "deleted from the source queue before it was archived"
 
@@ -20,13 +21,20 @@ class MissingSegment:
 
 
 def load_missing(path: Path) -> list[MissingSegment]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [MissingSegment(**item) for item in data["missing_segments"]]
-    except FileNotFoundError:
+    """The venue's record of lost segments (empty if none); CorruptArchiveError names what is wrong."""
+    document = read_json(path, MAX_META_BYTES)
+    if document is None:
         return []
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptArchiveError(f"{path}: unreadable missing-segments record: {exc}") from exc
+    fields = Fields(document, path)
+    fields.text("venue", min_chars=1)
+    return [
+        MissingSegment(
+            item.integer("segment_id", maximum=MAX_SEGMENT_ID),
+            item.integer("detected_at_ns"),
+            item.text("reason", max_chars=1000) if item.has("reason") else REASON_DELETED,
+        )
+        for item in fields.objects("missing_segments")
+    ]
 
 
 def record_missing(path: Path, venue: str, segment_ids: list[int], now_ns: int) -> list[int]:

@@ -6,8 +6,8 @@ import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor_app.archive.layout import ArchiveLayout
-from supervisor_app.archive.meta import load_meta
+from supervisor_app.archive.layout import META_FILE_NAME, ArchiveLayout
+from supervisor_app.archive.meta import current_summary
 from supervisor_app.chronicle.reader_position import (
     ReaderPosition,
     load_position,
@@ -47,7 +47,10 @@ class ArchiveProgress:
 
 
 def archive_progress(queue_dir: Path, reader_name: str, layout: ArchiveLayout, now_ns: int) -> ArchiveProgress:
-    """Read the queue, our reader file and the newest meta.json; never writes anything."""
+    """Read the queue, our reader file and the newest meta.json; never writes anything.
+
+    Damaged metadata raises CorruptArchiveError, a ChronicleFleetError that status shows for this venue alone.
+    """
     last_segment, last_at = _last_archived(layout)
     position = _position(queue_dir, reader_name)
     if position is None or not queue_dir.is_dir():
@@ -103,14 +106,12 @@ def _segment_size(queue_dir: Path, ids: list[int]) -> int:
 
 
 def _last_archived(layout: ArchiveLayout) -> tuple[int | None, int | None]:
+    """The newest partition's last segment and last archive time: one small meta.json read per call."""
     for partition in reversed(layout.partition_dirs()):
-        try:
-            meta = load_meta(partition / "meta.json")
-        except ChronicleFleetError:
-            continue
-        if meta and meta.segments:
-            newest = max(meta.segments, key=lambda s: s.segment_id)
-            return newest.segment_id, newest.archived_at_ns
+        # An unreadable meta.json raises: status shows it for this venue rather than an older figure.
+        summary = current_summary(partition / META_FILE_NAME)
+        if summary is not None and summary.segment_count:
+            return summary.last_segment_id, summary.last_archived_at_ns
     return None, None
 
 

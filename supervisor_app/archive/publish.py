@@ -27,7 +27,7 @@ from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError
 
 @dataclass(frozen=True)
 class Published:
-    """Where a segment landed and the meta.json entry that describes it."""
+    """Where a segment landed and the entry (its sidecar's content) that describes it."""
 
     partition_dir: Path
     files: SegmentFiles

@@ -1,4 +1,4 @@
-"""Check an archive against its meta.json entries, without the source queue."""
+"""Check an archive against its metadata, without the source queue, one sidecar at a time."""
 
 from __future__ import annotations
 
@@ -9,14 +9,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
-from supervisor_app.archive.layout import LAYOUT_VERSION, ArchiveLayout
-from supervisor_app.archive.meta import PartitionMeta, SegmentEntry, load_meta
+from supervisor_app.archive.layout import LAYOUT_VERSION, META_FILE_NAME, ArchiveLayout
+from supervisor_app.archive.meta import (
+    LegacyMeta,
+    PartitionSummary,
+    SegmentEntry,
+    current_summary,
+    load_partition_meta,
+    load_sidecar,
+    segment_file_names,
+    sidecar_name,
+    sidecar_segment_id,
+)
 from supervisor_app.archive.missing import load_missing
 from supervisor_app.archive.seekable_zstd import read_index
 from supervisor_app.durable import TMP_SUFFIX
 from supervisor_app.errors import CorruptArchiveError
 
 ARCHIVE_SUFFIXES = (".q", ".q.zst", ".q.zst.idx")
+SNAPSHOT_ATTEMPTS = 3  # listings of a partition an archiver is writing, before its totals go unchecked
+_SIDECAR_BIT = 1 << len(ARCHIVE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -44,9 +56,31 @@ class VerifyReport:
 
 
 @dataclass(frozen=True)
-class _Partition:
-    directory: Path
-    meta: PartitionMeta | None
+class _Snapshot:
+    """A partition's meta.json and directory listing, read while no archiver changed them."""
+
+    meta: PartitionSummary | LegacyMeta | None
+    meta_problem: Finding | None
+    present: dict[int, int]  # segment id -> a bit per archive file present, then one for its sidecar
+    strays: list[Path]  # archive-like names of no segment
+    changed: bool  # meta.json kept changing while the directory was listed
+
+
+@dataclass
+class _Progress:
+    """Counts verified segments and reports them."""
+
+    segments_total: int
+    bytes_total: int
+    callback: Callable[[VerifyProgress], None] | None
+    segments_done: int = 0
+    bytes_done: int = 0
+
+    def advance(self, entry: SegmentEntry) -> None:
+        self.segments_done += 1
+        self.bytes_done += entry.raw_size
+        if self.callback is not None:
+            self.callback(VerifyProgress(self.segments_done, self.segments_total, self.bytes_done, self.bytes_total))
 
 
 def verify_archive(
@@ -59,33 +93,27 @@ def verify_archive(
     """Verify every archived segment under `root` (optionally one venue, one date)."""
     problems: list[Finding] = []
     warnings: list[Finding] = []
-    partitions: list[_Partition] = []
+    partitions: list[Path] = []
     for layout in _venues(root, venue, problems):
         problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
         lost, unreadable = _missing_segments(layout)
         warnings += lost
         problems += unreadable
-        for directory in layout.partition_dirs():
-            if date is None or directory.parent.name == date:
-                partitions.append(_load_partition(directory, problems))
-    entries = [(p.directory, e) for p in partitions if p.meta for e in p.meta.segments]
-    total = VerifyProgress(0, len(entries), 0, sum(e.raw_size for _, e in entries))
+        partitions += [d for d in layout.partition_dirs() if date is None or d.parent.name == date]
+    totals = [_expected_totals(d) for d in partitions]
+    tracker = _Progress(sum(t[0] for t in totals), sum(t[1] for t in totals), progress)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="verify") as executor:
-        for partition in partitions:
-            problems += _stray_tmp_files(partition.directory)
-            problems += _unrecorded_files(partition)
-        done = VerifyProgress(0, total.segments_total, 0, total.bytes_total)
-        for directory, entry in entries:
-            problems += verify_segment(directory, entry, executor=executor)
-            done = VerifyProgress(
-                done.segments_done + 1, done.segments_total, done.bytes_done + entry.raw_size, done.bytes_total
-            )
-            if progress is not None:
-                progress(done)
-    return VerifyReport(len(entries), total.bytes_total, tuple(problems), tuple(warnings))
+        for directory in partitions:
+            problems += _stray_tmp_files(directory)
+            found, noted = _verify_partition(directory, tracker, executor)
+            problems += found
+            warnings += noted
+    return VerifyReport(tracker.segments_done, tracker.bytes_done, tuple(problems), tuple(warnings))
 
 
-def verify_segment(directory: Path, entry: SegmentEntry, *, executor: Executor | None = None) -> list[Finding]:
+def verify_segment(
+    directory: Path, entry: SegmentEntry, *, executor: Executor | None = None, recorded_in: str = META_FILE_NAME
+) -> list[Finding]:
     """Every file of the entry present at its size, and every copy decoding to the recorded checksum."""
     expected = Digest(entry.raw_size, entry.raw_crc32)
     findings = []
@@ -93,34 +121,34 @@ def verify_segment(directory: Path, entry: SegmentEntry, *, executor: Executor |
     for archived in entry.files:
         path = directory / archived.name
         if not path.is_file():
-            findings.append(Finding(path, "listed in meta.json but missing"))
+            findings.append(Finding(path, f"listed in {recorded_in} but missing"))
         elif path.stat().st_size != archived.size:
-            findings.append(Finding(path, f"is {path.stat().st_size} bytes, meta.json says {archived.size}"))
+            findings.append(Finding(path, f"is {path.stat().st_size} bytes, {recorded_in} says {archived.size}"))
     if findings:
         return findings
     try:
         for name in sorted(names):
             path = directory / name
             if name.endswith(".q"):
-                findings += _digest_finding(path, file_digest(path), expected)
+                findings += _digest_finding(path, file_digest(path), expected, recorded_in)
             elif name.endswith(".q.zst"):
                 if name + ".idx" not in names:
-                    findings.append(Finding(path, "has no .idx listed in meta.json"))
+                    findings.append(Finding(path, f"has no .idx listed in {recorded_in}"))
                     continue
                 index = read_index(directory / (name + ".idx"))
-                findings += _digest_finding(path, decoded_digest(path, index, executor=executor), expected)
+                findings += _digest_finding(path, decoded_digest(path, index, executor=executor), expected, recorded_in)
     except CorruptArchiveError as exc:
         findings.append(Finding(directory / f"{entry.segment_id:09d}.q.zst", str(exc)))
     return findings
 
 
-def _digest_finding(path: Path, actual: Digest, expected: Digest) -> list[Finding]:
+def _digest_finding(path: Path, actual: Digest, expected: Digest, recorded_in: str) -> list[Finding]:
     if actual == expected:
         return []
     return [
         Finding(
             path,
-            f"decodes to {actual.size} bytes with CRC-32 {actual.crc32:08x}; meta.json records {expected.size} bytes with {expected.crc32:08x}",
+            f"decodes to {actual.size} bytes with CRC-32 {actual.crc32:08x}; {recorded_in} records {expected.size} bytes with {expected.crc32:08x}",
         )
     ]
 
@@ -131,7 +159,7 @@ def _missing_segments(layout: ArchiveLayout) -> tuple[list[Finding], list[Findin
     try:
         missing = load_missing(path)
     except CorruptArchiveError as exc:
-        return [], [Finding(path, str(exc))]
+        return [], [_finding(path, exc)]
     return [
         Finding(path, f"segment {m.segment_id} was deleted from the source before it was archived") for m in missing
     ], []
@@ -153,16 +181,171 @@ def _venues(root: Path, venue: str | None, problems: list[Finding]) -> Iterator[
         yield ArchiveLayout(root, directory.name)
 
 
-def _load_partition(directory: Path, problems: list[Finding]) -> _Partition:
-    meta_path = directory / "meta.json"
+def _expected_totals(directory: Path) -> tuple[int, int]:
+    """(segments, raw bytes) meta.json counts, for progress only: problems are reported when verified."""
     try:
-        meta = load_meta(meta_path)
+        summary = current_summary(directory / META_FILE_NAME)
+    except CorruptArchiveError:
+        return 0, 0
+    return (0, 0) if summary is None else (summary.segment_count, summary.raw_bytes)
+
+
+def _verify_partition(directory: Path, tracker: _Progress, executor: Executor) -> tuple[list[Finding], list[Finding]]:
+    """(problems, warnings) of one partition; its sidecars are read one at a time."""
+    snapshot = _snapshot(directory)
+    meta_path = directory / META_FILE_NAME
+    problems = [Finding(p, "archive file not recorded in any metadata") for p in snapshot.strays]
+    if snapshot.meta_problem is not None:
+        problems.append(snapshot.meta_problem)
+    if isinstance(snapshot.meta, LegacyMeta):
+        return problems + _verify_legacy(directory, snapshot.meta, snapshot.present, tracker, executor), []
+    summary, present = snapshot.meta, snapshot.present
+    if summary is not None and summary.last_applied is not None:
+        present.setdefault(summary.last_applied.segment_id, 0)
+    tally = PartitionSummary(venue=summary.venue if summary else "", ingest_time_ns=0)  # of the sidecars
+    for segment_id in sorted(present):
+        entry, recorded_in, findings = _recorded_entry(directory, segment_id, present[segment_id], summary)
+        problems += findings
+        problems += _unrecorded_files(directory, segment_id, present[segment_id], entry, recorded_in)
+        if entry is not None:
+            problems += verify_segment(directory, entry, executor=executor, recorded_in=recorded_in)
+            tally = tally.with_entry(entry, None)
+            tracker.advance(entry)
+    if summary is None:
+        return problems, []
+    if snapshot.changed:
+        return problems, [
+            Finding(
+                meta_path,
+                "kept changing while verify listed the partition (an archiver is writing it): its totals were not checked; run verify again later",
+            )
+        ]
+    return problems + _summary_findings(meta_path, summary, tally), []
+
+
+def _snapshot(directory: Path) -> _Snapshot:
+    """meta.json and the listing, consistent: meta.json read before and after the listing is the same."""
+    before = _read_meta(directory / META_FILE_NAME)
+    for _ in range(SNAPSHOT_ATTEMPTS):
+        present, strays = _scan(directory)
+        after = _read_meta(directory / META_FILE_NAME)
+        if after == before:
+            return _Snapshot(after[0], after[1], present, strays, changed=False)
+        before = after
+    return _Snapshot(after[0], after[1], present, strays, changed=True)
+
+
+def _read_meta(path: Path) -> tuple[PartitionSummary | LegacyMeta | None, Finding | None]:
+    try:
+        meta = load_partition_meta(path)
     except CorruptArchiveError as exc:
-        problems.append(Finding(meta_path, str(exc)))
-        return _Partition(directory, None)
-    if meta is None:
-        problems.append(Finding(meta_path, "missing"))
-    return _Partition(directory, meta)
+        return None, _finding(path, exc)
+    return meta, (Finding(path, "missing") if meta is None else None)
+
+
+def _verify_legacy(
+    directory: Path, meta: LegacyMeta, present: dict[int, int], tracker: _Progress, executor: Executor
+) -> list[Finding]:
+    """A v1 (or the reference's) meta.json, entries inline; sidecars there are a migration the archiver redoes."""
+    problems = []
+    entries = {e.segment_id: e for e in meta.entries}
+    for segment_id in sorted(present.keys() | entries.keys()):
+        entry = entries.get(segment_id)
+        problems += _unrecorded_files(directory, segment_id, present.get(segment_id, 0), entry, META_FILE_NAME)
+        if entry is not None:
+            problems += verify_segment(directory, entry, executor=executor)
+            tracker.advance(entry)
+    return problems
+
+
+def _recorded_entry(
+    directory: Path, segment_id: int, bits: int, summary: PartitionSummary | None
+) -> tuple[SegmentEntry | None, str, list[Finding]]:
+    """The entry that records `segment_id`, where it is recorded, and what is wrong with that record."""
+    path = directory / sidecar_name(segment_id)
+    entry = None
+    if bits & _SIDECAR_BIT:
+        try:
+            entry = load_sidecar(path)
+        except CorruptArchiveError as exc:
+            return None, path.name, [_finding(path, exc)]
+    applied = summary.last_applied if summary is not None else None
+    if applied is None or applied.segment_id != segment_id or entry == applied:
+        return entry, path.name, []
+    # meta.json is written first: a sidecar behind it is what a kill between the two leaves.
+    state = "missing" if entry is None else "behind meta.json's last_applied entry"
+    finding = Finding(path, f"{state} (a crash left it, or an archiver is running; the next archiver run writes it)")
+    return applied, META_FILE_NAME, [finding]
+
+
+def _unrecorded_files(
+    directory: Path, segment_id: int, bits: int, entry: SegmentEntry | None, recorded_in: str
+) -> list[Finding]:
+    listed = {f.name for f in entry.files} if entry is not None else set()
+    where = recorded_in if entry is not None else "any metadata"
+    return [
+        Finding(directory / name, f"archive file not recorded in {where}")
+        for bit, name in enumerate(segment_file_names(segment_id))
+        if bits & (1 << bit) and name not in listed
+    ]
+
+
+def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: PartitionSummary) -> list[Finding]:
+    """Where meta.json's aggregates disagree with the entries its sidecars hold."""
+    findings = [
+        Finding(meta_path, f"says {name} {said}, its sidecars add up to {found}")
+        for name, said, found in (
+            ("segment_count", summary.segment_count, tally.segment_count),
+            ("raw_bytes", summary.raw_bytes, tally.raw_bytes),
+            ("stored_bytes", summary.stored_bytes, tally.stored_bytes),
+            ("first_segment_id", summary.first_segment_id, tally.first_segment_id),
+            ("last_segment_id", summary.last_segment_id, tally.last_segment_id),
+        )
+        if said != found
+    ]
+    said_range, found_range = summary.event_time_range, tally.event_time_range
+    if found_range is not None and (
+        said_range is None or said_range[0] > found_range[0] or said_range[1] < found_range[1]
+    ):
+        findings.append(Finding(meta_path, f"event_time_range {said_range} does not cover its sidecars' {found_range}"))
+    return findings
+
+
+def _scan(directory: Path) -> tuple[dict[int, int], list[Path]]:
+    """Per segment id, a bit per archive file present (then one for its sidecar); and archive-like names of no segment."""
+    present: dict[int, int] = {}
+    strays = []
+    with os.scandir(directory) as entries:
+        for item in entries:
+            name = item.name
+            sidecar_id = sidecar_segment_id(name)
+            if sidecar_id is not None:
+                present[sidecar_id] = present.get(sidecar_id, 0) | _SIDECAR_BIT
+                continue
+            if not name.endswith(ARCHIVE_SUFFIXES):
+                continue
+            segment_id = _archive_file_segment(name)
+            if segment_id is None:
+                strays.append(directory / name)
+            else:
+                bit = 1 << segment_file_names(segment_id).index(name)
+                present[segment_id] = present.get(segment_id, 0) | bit
+    return present, sorted(strays)
+
+
+def _archive_file_segment(name: str) -> int | None:
+    digits = name[:9]
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    segment_id = int(digits)
+    return segment_id if name in segment_file_names(segment_id) else None
+
+
+def _finding(path: Path, error: CorruptArchiveError) -> Finding:
+    """A finding for `path` from an error whose message already starts with it."""
+    message = str(error)
+    prefix = f"{path}: "
+    return Finding(path, message[len(prefix) :] if message.startswith(prefix) else message)
 
 
 def _stray_tmp_files(directory: Path) -> list[Finding]:
@@ -171,13 +354,4 @@ def _stray_tmp_files(directory: Path) -> list[Finding]:
     return [
         Finding(p, "stray temp file (a crash left it, or an archiver is running)")
         for p in sorted(directory.glob("*" + TMP_SUFFIX))
-    ]
-
-
-def _unrecorded_files(partition: _Partition) -> list[Finding]:
-    recorded = {f.name for e in partition.meta.segments for f in e.files} if partition.meta else set()
-    return [
-        Finding(p, "archive file not recorded in meta.json")
-        for p in sorted(partition.directory.iterdir())
-        if p.name.endswith(ARCHIVE_SUFFIXES) and p.name not in recorded
     ]

@@ -1,4 +1,4 @@
-"""`chronicle-fleet verify`: check an archive against its meta.json entries."""
+"""`chronicle-fleet verify`: check an archive against its metadata (sidecars and meta.json)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ PLAIN_PROGRESS_EVERY_S = 5.0
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "verify",
-        help="check every archived segment against its meta.json entry",
-        description="Decode every archived segment and compare size and CRC-32 with meta.json; "
-        "report missing files, stray .tmp files and unrecorded files. Exit 1 on any problem.",
+        help="check every archived segment against its metadata",
+        description="Decode every archived segment and compare size and CRC-32 with its sidecar, and each "
+        "meta.json's totals with the sidecars; report damaged metadata, missing files, stray .tmp files and "
+        "unrecorded files. Exit 1 on any problem.",
     )
     parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
     parser.add_argument("--venue", help="only this venue")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.layout import ArchiveLayout
-from supervisor_app.archive.meta import SegmentEntry, load_meta
+from supervisor_app.archive.meta import SegmentEntry, partition_entries
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,10 @@ class VenueSummary:
 
 
 def archived_entries(archive_root: Path, venue: str) -> list[SegmentEntry]:
+    """Every segment entry the venue's archive records (sidecars, or a v1 meta.json's list)."""
     entries: list[SegmentEntry] = []
     for partition in ArchiveLayout(archive_root, venue).partition_dirs():
-        meta = load_meta(partition / "meta.json")
-        entries += meta.segments if meta else ()
+        entries += partition_entries(partition)
     return sorted(entries, key=lambda e: e.segment_id)
 
 
@@ -57,7 +57,7 @@ def summarize_venue(
         venue=venue,
         segments=len(entries),
         raw_bytes=sum(e.raw_size for e in entries),
-        stored_bytes=sum(f.size for e in entries for f in e.files),
+        stored_bytes=sum(e.stored_bytes for e in entries),
         restarts=restarts,
         lag_segments=lag_segments,
         lag_bytes=lag_bytes,

@@ -15,6 +15,7 @@ from supervisor_app.chronicle.segment import read_segment_header
 from tests.archive.archive_checks import (
     archived_segment_ids,
     assert_final_files_are_whole,
+    assert_metadata_consistent,
 )
 from tests.archive.queue_builders import write_queue
 from tests.commands import archiver_cmd
@@ -70,16 +71,17 @@ def test_random_sigkills_never_lose_or_expose_partial_data(compress: bool, tmp_p
         if killed and position < SEGMENTS:
             kills_mid_work += 1
         window_s *= 0.7 if position - before > 1 else 1.3
-        # The position never runs ahead of what meta.json says is durably archived.
-        assert set(range(position)) <= archived_segment_ids(root), (
-            f"seed={seed} position={position} archived={sorted(archived_segment_ids(root))}"
-        )
+        # The position never runs ahead of what the metadata says is durably archived.
+        archived = archived_segment_ids(root, settled=False)
+        assert set(range(position)) <= archived, f"seed={seed} position={position} archived={sorted(archived)}"
+        assert_metadata_consistent(root, settled=False)
         assert_final_files_are_whole(root, sources)
 
     assert kills_mid_work >= 20, f"only {kills_mid_work} kills landed while work remained (seed={seed})"
     subprocess.run(archiver(queue, root, compress), check=True, capture_output=True, timeout=120)
     assert committed(queue) == SEGMENTS
     assert archived_segment_ids(root) == set(range(SEGMENTS))
+    assert_metadata_consistent(root)
     assert_final_files_are_whole(root, sources)
     assert len(list(root.rglob("*.q.zst" if compress else "*.q"))) == SEGMENTS
     assert not list(root.rglob("*.tmp"))

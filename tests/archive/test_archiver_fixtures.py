@@ -14,6 +14,7 @@ from supervisor_app.archive.seekable_zstd import iter_frames, read_index
 from supervisor_app.chronicle.reader_position import load_position
 from supervisor_app.chronicle.records import iter_records
 from supervisor_app.chronicle.segment import read_segment_header
+from tests.archive.archive_checks import assert_metadata_consistent, recorded_entries
 from tests.conftest import FIXTURE_CASES
 
 MODES = {
@@ -60,7 +61,11 @@ def test_archive_matches_reference(case: str, mode: str, fixtures_dir: Path, fix
     expected = reference_files(expected_root / "raw")
     ours = reference_files(root / "raw")
     ours = {k: v for k, v in ours.items() if not Path(k).name.startswith(".")}
-    assert sorted(ours) == sorted({correct_relative_path(k, case) for k in expected})
+    sidecars = {k for k in ours if k.endswith(".meta.json") and Path(k).name != "meta.json"}
+    assert sorted(set(ours) - sidecars) == sorted({correct_relative_path(k, case) for k in expected})
+    # Beside the reference's files, one sidecar per segment.
+    segments = {correct_relative_path(k, case)[: -len(".q")] for k in expected if k.endswith(".q")}
+    assert sidecars == {s + ".meta.json" for s in segments}
 
     for rel, ref_path in expected.items():
         our_path = ours[correct_relative_path(rel, case)]
@@ -109,8 +114,11 @@ def test_meta_json_keeps_reference_fields_and_covers_every_segment(
                     assert meta[key] == reference[key], key
         ranges = [real_record_range(s) for s in members]
         assert meta["event_time_range"] == [min(r[0] for r in ranges), max(r[1] for r in ranges)]
-        assert [e["segment_id"] for e in meta["segments"]] == [int(s.name[:9]) for s in members]
+        assert sorted(recorded_entries(partition, settled=True)) == [int(s.name[:9]) for s in members]
         assert meta["venue"] == venue and meta["completeness"] == "sealed"
+        assert meta["segment_count"] == len(members)
+        assert meta["raw_bytes"] == sum(s.stat().st_size for s in members)
+    assert_metadata_consistent(root)
 
 
 def test_repaired_segment_is_filed_by_its_real_records(fixture_queue, tmp_path: Path) -> None:
@@ -119,7 +127,6 @@ def test_repaired_segment_is_filed_by_its_real_records(fixture_queue, tmp_path: 
     root.mkdir()
     archive(queue, root, "bybit")
     assert not list((root / "raw" / "v1" / "bybit").glob("1970-01-01"))
-    meta = json.loads((root / "raw/v1/bybit/2026-01-24/raw/meta.json").read_text())
-    entry = next(e for e in meta["segments"] if e["segment_id"] == 2)
+    entry = json.loads((root / "raw/v1/bybit/2026-01-24/raw/000000002.meta.json").read_text())
     assert entry["event_time_range"][0] > 0
     assert entry["event_time_range"] == list(real_record_range(queue / "000000002.q"))

@@ -19,6 +19,7 @@ from supervisor_app.chronicle.reader_position import (
 )
 from supervisor_app.chronicle.records import iter_records
 from supervisor_app.errors import ArchiveConflictError, CorruptSegmentError
+from tests.archive.archive_checks import assert_metadata_consistent, recorded_entries
 
 VENUE = "binance-perp"
 PARTITION = Path("raw/v1/binance-perp/2026-01-24/raw")
@@ -74,12 +75,12 @@ def test_copy_run_then_compress_run_adds_zst_and_keeps_q(queue: Path, root: Path
     rewind_reader(queue, 0)
     run_once(queue, root, compress=True)
     partition = root / PARTITION
-    meta = json.loads((partition / "meta.json").read_text())
-    for entry in meta["segments"]:
+    for entry in recorded_entries(partition, settled=True).values():
         name = f"{entry['segment_id']:09d}.q"
         assert [f["name"] for f in entry["files"]] == [name, name + ".zst", name + ".zst.idx"]
         index = read_index(partition / (name + ".zst.idx"))
         assert b"".join(iter_frames(partition / (name + ".zst"), index)) == (queue / name).read_bytes()
+    assert_metadata_consistent(root)  # stored_bytes grew by the .zst files, the segment count did not
 
 
 def test_compress_without_retain_never_writes_a_q(queue: Path, root: Path) -> None:
@@ -134,19 +135,31 @@ def test_new_reader_starts_at_the_oldest_segment_present(queue: Path, root: Path
 
 def test_rerun_is_idempotent(queue: Path, root: Path) -> None:
     run_once(queue, root, compress=True, retain_raw=True)
-    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != "meta.json"}
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     rewind_reader(queue, 0)
     run_once(queue, root, compress=True, retain_raw=True)
-    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != "meta.json"}
-    assert before == after
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert before == after  # metadata too: an identical entry keeps when it was first archived
 
 
 def test_a_block_size_that_is_no_multiple_of_64_still_counts_every_record(queue: Path, root: Path) -> None:
     run_once(queue, root, compress=True, block_size=4100)
-    meta = json.loads((root / PARTITION / "meta.json").read_text())
-    for entry in meta["segments"]:
+    for entry in recorded_entries(root / PARTITION, settled=True).values():
         records = [r for r in iter_records((queue / f"{entry['segment_id']:09d}.q").read_bytes()) if not r.is_pad]
         assert entry["record_count"] == len(records)
         assert entry["event_time_range"] == [records[0].timestamp_ns, records[-1].timestamp_ns]
         index = read_index(root / PARTITION / f"{entry['segment_id']:09d}.q.zst.idx")
         assert index.block_size == 4100
+
+
+def test_a_sidecar_recording_other_bytes_is_a_conflict_and_is_kept(queue: Path, root: Path) -> None:
+    run_once(queue, root)
+    sidecar = root / PARTITION / "000000001.meta.json"
+    entry = json.loads(sidecar.read_text())
+    entry["raw_crc32"] = "00000000"
+    sidecar.write_text(json.dumps(entry))
+    rewind_reader(queue, 1)
+    with pytest.raises(ArchiveConflictError, match=r"000000001\.meta\.json already records segment 1 with a different"):
+        run_once(queue, root)
+    assert json.loads(sidecar.read_text()) == entry
+    assert load_position(queue / "readers" / "raw-archiver.meta").segment_id == 1

@@ -73,17 +73,61 @@ def test_a_missing_file_a_truncated_index_and_a_stray_tmp_are_found(archive: Pat
     idx.write_bytes(idx.read_bytes()[:-24])
     (partition / "000000007.q.tmp").write_bytes(b"x")
     found = messages(archive)
-    assert "000000000.q.zst: listed in meta.json but missing" in found
-    assert "000000003.q.zst.idx: is 96 bytes, meta.json says 120" in found
+    assert "000000000.q.zst: listed in 000000000.meta.json but missing" in found
+    assert "000000003.q.zst.idx: is 96 bytes, 000000003.meta.json says 120" in found
     assert any(m.startswith("000000007.q.tmp: stray temp file") for m in found)
 
 
 def test_an_unrecorded_file_and_a_broken_meta_are_found(archive: Path, tmp_path: Path) -> None:
     partition = archive / PARTITION
     (partition / "000000042.q").write_bytes(b"x")
-    assert messages(archive) == ["000000042.q: archive file not recorded in meta.json"]
+    assert messages(archive) == ["000000042.q: archive file not recorded in any metadata"]
+    (partition / "000000042.q").unlink()
     (partition / "meta.json").write_text("{not json")
-    assert any(m.startswith("meta.json: ") and "unreadable meta.json" in m for m in messages(archive))
+    report = verify_archive(archive)
+    [problem] = report.problems
+    assert problem.path == partition / "meta.json" and problem.message.startswith("not valid JSON: ")
+    assert report.segments == 4  # the sidecars are still verified
+
+
+def test_a_file_the_sidecar_does_not_list_and_a_sidecar_without_its_files_are_found(archive: Path) -> None:
+    partition = archive / PARTITION
+    sidecar = json.loads((partition / "000000001.meta.json").read_text())
+    sidecar["files"] = [f for f in sidecar["files"] if not f["name"].endswith(".q")]
+    sidecar["event_time_range"] = None  # keeps meta.json's totals right but for the .q's size
+    (partition / "000000001.meta.json").write_text(json.dumps(sidecar))
+    for name in ("000000002.q", "000000002.q.zst", "000000002.q.zst.idx"):
+        (partition / name).unlink()
+    stored = json.loads((partition / "meta.json").read_text())["stored_bytes"]
+    assert sorted(messages(archive)) == sorted(
+        [
+            "000000001.q: archive file not recorded in 000000001.meta.json",
+            "000000002.q: listed in 000000002.meta.json but missing",
+            "000000002.q.zst: listed in 000000002.meta.json but missing",
+            "000000002.q.zst.idx: listed in 000000002.meta.json but missing",
+            f"meta.json: says stored_bytes {stored}, its sidecars add up to {stored - 65536}",
+        ]
+    )
+
+
+def test_a_summary_that_disagrees_with_its_sidecars_is_found(archive: Path) -> None:
+    partition = archive / PARTITION
+    (partition / "000000000.meta.json").unlink()
+    found = messages(archive)
+    assert "000000000.q: archive file not recorded in any metadata" in found
+    assert "meta.json: says segment_count 4, its sidecars add up to 3" in found
+    assert "meta.json: says first_segment_id 0, its sidecars add up to 1" in found
+
+
+def test_the_last_sidecar_lost_by_a_crash_is_reported_and_its_segment_still_verified(archive: Path) -> None:
+    partition = archive / PARTITION
+    (partition / "000000003.meta.json").unlink()  # meta.json holds it as last_applied: written first
+    meta = json.loads((partition / "meta.json").read_text())
+    assert meta["last_applied"]["segment_id"] == 3
+    report = verify_archive(archive)
+    [problem] = report.problems
+    assert problem.path.name == "000000003.meta.json" and problem.message.startswith("missing (a crash left it")
+    assert report.segments == 4
 
 
 def test_filters_and_missing_segments(archive: Path) -> None:
@@ -103,4 +147,4 @@ def test_filters_and_missing_segments(archive: Path) -> None:
 def test_an_unreadable_missing_segments_record_is_a_problem_not_a_crash(archive: Path) -> None:
     (archive / "raw/v1/binance-perp/missing-segments.json").write_text("{oops")
     [problem] = verify_archive(archive).problems
-    assert problem.path.name == "missing-segments.json" and "unreadable" in problem.message
+    assert problem.path.name == "missing-segments.json" and problem.message.startswith("not valid JSON")

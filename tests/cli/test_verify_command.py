@@ -32,7 +32,13 @@ def test_verify_exits_0_on_a_sound_archive_and_1_with_the_path_on_damage(fixture
     )
     assert bad.returncode == 1
     [problem] = json.loads(bad.stdout)["problems"]
-    assert problem["path"] == str(damaged) and "meta.json says" in problem["message"]
+    assert problem["path"] == str(damaged) and "000000002.meta.json says" in problem["message"]
+
+    sidecar = damaged.with_name("000000001.meta.json")
+    sidecar.write_text(sidecar.read_text().replace('"raw_size": 65536', '"raw_size": 1e400'))
+    text = subprocess.run([*VERIFY, "--archive-root", str(root)], capture_output=True, text=True, timeout=60)
+    assert text.returncode == 1 and "Traceback" not in text.stderr
+    assert f"{sidecar}: raw_size: inf is not an integer" in text.stdout.splitlines()
 
 
 def test_verify_usage_errors_exit_2(tmp_path: Path) -> None:

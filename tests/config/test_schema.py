@@ -61,7 +61,7 @@ def test_schema_is_valid_against_the_2020_12_metaschema(schema: dict[str, Any]) 
 
 def test_packaged_schema_and_repository_copy_are_identical() -> None:
     repository_copy = (REPO / "schemas" / "fleet.schema.json").read_text(encoding="utf-8")
-    assert repository_copy == schema_text(), "run: cp supervisor_app/fleet/fleet.schema.json schemas/"
+    assert repository_copy == schema_text(), "run: cp supervisor_app/config/fleet.schema.json schemas/"
 
 
 def test_every_property_has_a_title_and_a_description(schema: dict[str, Any]) -> None:
