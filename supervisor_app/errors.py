@@ -25,6 +25,10 @@ class ArchiveRootMissingError(TemporaryError):
     """The archive root does not exist (yet): a mount that is not up, say."""
 
 
+class ObjectStoreUnavailableError(TemporaryError):
+    """The object store did not answer, or kept failing or throttling, through every retry."""
+
+
 class PermanentError(ChronicleFleetError):
     """Retrying cannot help until a person changes something (exit 78)."""
 
@@ -51,6 +55,10 @@ class CorruptArchiveError(PermanentError):
 
 class ArchiveRootError(PermanentError):
     """The archive root cannot be created or written."""
+
+
+class ObjectStoreAccessError(PermanentError):
+    """The object store refuses us: no or wrong credentials, no rights, no such bucket, another region."""
 
 
 class ConfigError(ChronicleFleetError):
