@@ -12,26 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supervisor_app.archive.layout import ArchiveLayout
-from supervisor_app.archive.meta import SegmentEntry
-from supervisor_app.archive.missing import record_missing
-from supervisor_app.archive.publish import Published, publish_segment
+from supervisor_app.archive.destination import Destination, Staged, open_destination
+from supervisor_app.archive.object_store.settings import StoreSettings
 from supervisor_app.archive.reader_lease import ReaderLease
-from supervisor_app.archive.recording import record_segment
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
-from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
+from supervisor_app.archive.staging import StageOptions
+from supervisor_app.archive_root import ArchiveRoot
 from supervisor_app.chronicle.segment import (
     list_segment_ids,
     read_segment_header,
     segment_name,
 )
-from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
-from supervisor_app.errors import (
-    ArchiveBusyError,
-    ArchiveRootError,
-    ArchiveRootMissingError,
-)
-from supervisor_app.file_lock import exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,7 @@ class ArchiverConfig:
     """Everything one archiver process needs (the CLI builds it from its flags)."""
 
     source: Path
-    archive_root: Path
+    archive_root: ArchiveRoot  # a directory, or s3://bucket/prefix
     venue: str
     compress: bool = False
     retain_raw: bool = False
@@ -47,6 +38,7 @@ class ArchiverConfig:
     block_size: int = DEFAULT_BLOCK_SIZE
     reader_name: str = "raw-archiver"
     poll_ms: int = 1000
+    object_store: StoreSettings | None = None  # for an s3:// root: endpoint, region, addressing style
 
     @property
     def stage_options(self) -> StageOptions:
@@ -74,7 +66,14 @@ class RawArchiver:
         self, config: ArchiverConfig, *, log: Any, stop: threading.Event, clock: Callable[[], int] = time.time_ns
     ) -> None:
         self._config = config
-        self._layout = ArchiveLayout(config.archive_root, config.venue)
+        self._destination: Destination = open_destination(
+            config.archive_root,
+            config.venue,
+            config.stage_options,
+            store=config.object_store,
+            log=log,
+            pause=self._pause,
+        )
         self._log = log
         self._stop = stop
         self._clock = clock
@@ -95,11 +94,7 @@ class RawArchiver:
 
     @contextmanager
     def _session(self) -> Iterator[None]:
-        self._prepare_archive_root()
-        # Two archivers on one venue's archive would race on the same temp files.
-        lock = self._layout.lock_path
-        with exclusive_lock(lock, held_elsewhere=lambda: ArchiveBusyError(f"another archiver holds {lock}")):
-            self._remove_leftovers()
+        with self._destination.session():
             try:
                 yield
             except StopRequested:
@@ -109,28 +104,11 @@ class RawArchiver:
                     self._lease.close()
                     self._lease = None
 
-    def _prepare_archive_root(self) -> None:
-        root = self._config.archive_root
-        if not root.exists():
-            raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
-        if not root.is_dir():
-            raise ArchiveRootError(f"archive root {root} is not a directory")
-        try:
-            make_dirs_durable(self._layout.staging_dir)
-        except PermissionError as exc:
-            raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
-
-    def _remove_leftovers(self) -> None:
-        """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""
-        for directory in [self._layout.venue_dir, self._layout.staging_dir, *self._layout.partition_dirs()]:
-            for path in remove_stale_tmp_files(directory):
-                self._log.info("stale_tmp_removed", path=str(path))
-
     def _archive_pass(self) -> PassResult:
         lease = self._ensure_lease()
         if lease is None:
             return PassResult(archived=0, source_present=False)
-        make_dirs_durable(self._layout.staging_dir)  # an over-eager cleaner may have removed it
+        self._destination.before_pass()
         # One segment is published (fsync, rename, meta.json, commit) while the next is staged.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
             pipeline = _PublishPipeline(publisher)
@@ -153,9 +131,7 @@ class RawArchiver:
                 if not read_segment_header(path, expected_id=segment_id).sealed:
                     return  # the writer's current segment: everything after it is newer still
                 started = time.monotonic()
-                staged = stage_segment(
-                    path, segment_id, self._layout.staging_dir, self._config.stage_options, self._check_stop
-                )
+                staged = self._destination.stage(path, segment_id, self._check_stop)
             except FileNotFoundError:
                 if path.exists():
                     raise  # something of ours vanished (the staging directory?), not the segment
@@ -188,15 +164,17 @@ class RawArchiver:
         )
         return lease
 
-    def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
+    def _publish(self, staged: Staged, started: float, lease: ReaderLease) -> None:
         """Make a staged segment durable under its final names, record it, then commit past it."""
-        published = publish_segment(staged, self._layout, self._config.stage_options, self._clock())
-        entry = self._record(published)
+        landed = self._destination.publish(staged, self._clock())
+        if landed.migrated:
+            self._log.info("meta_migrated", partition=landed.where, entries=landed.migrated)
+        entry = landed.entry
         lease.commit(staged.segment_id + 1)
         self._log.info(
             "segment_archived",
             segment_id=staged.segment_id,
-            destination=str(published.partition_dir),
+            destination=landed.where,
             files=[f.name for f in entry.files],
             raw_bytes=entry.raw_size,
             archived_bytes=entry.stored_bytes,
@@ -205,28 +183,24 @@ class RawArchiver:
             duration_s=round(time.monotonic() - started, 3),
         )
 
-    def _record(self, published: Published) -> SegmentEntry:
-        """The segment's sidecar and its partition's meta.json, durably (a v1 meta.json is migrated first)."""
-        recorded = record_segment(
-            published.partition_dir, published.entry, venue=self._config.venue, now_ns=self._clock()
-        )
-        if recorded.migrated:
-            self._log.info("meta_migrated", partition=str(published.partition_dir), entries=recorded.migrated)
-        return recorded.entry
-
     def _record_missing(self, segment_ids: list[int]) -> None:
-        new = record_missing(self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock())
+        new = self._destination.record_missing(segment_ids, self._clock())
         if new:
             self._log.error(
                 "segments_missing",
                 segment_ids=new,
                 source=str(self._config.source),
-                record=str(self._layout.missing_segments_path),
+                record=self._destination.missing_record,
                 reason="deleted from the source before they were archived (retention, or by hand)",
             )
 
     def _check_stop(self) -> None:
         if self._stop.is_set():
+            raise StopRequested()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep between attempts at a failing request, unless asked to stop."""
+        if self._stop.wait(seconds):
             raise StopRequested()
 
 

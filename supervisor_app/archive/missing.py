@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from supervisor_app.archive.meta import MAX_SEGMENT_ID
-from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, read_json
+from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, Source, read_json
 from supervisor_app.durable import write_file_atomically
 
 REASON_DELETED = "deleted from the source queue before it was archived"
@@ -23,8 +24,11 @@ class MissingSegment:
 def load_missing(path: Path) -> list[MissingSegment]:
     """The venue's record of lost segments (empty if none); CorruptArchiveError names what is wrong."""
     document = read_json(path, MAX_META_BYTES)
-    if document is None:
-        return []
+    return [] if document is None else missing_from_json(document, path)
+
+
+def missing_from_json(document: Any, path: Source) -> list[MissingSegment]:
+    """The lost segments a `missing-segments.json` document read from `path` records."""
     fields = Fields(document, path)
     fields.text("venue", min_chars=1)
     return [
@@ -44,6 +48,10 @@ def record_missing(path: Path, venue: str, segment_ids: list[int], now_ns: int) 
     new_ids = [i for i in segment_ids if i not in known_ids]
     if new_ids:
         merged = sorted([*known, *(MissingSegment(i, now_ns) for i in new_ids)], key=lambda m: m.segment_id)
-        document = {"venue": venue, "missing_segments": [asdict(m) for m in merged]}
+        document = missing_document(venue, merged)
         write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
     return new_ids
+
+
+def missing_document(venue: str, missing: list[MissingSegment]) -> dict[str, Any]:
+    return {"venue": venue, "missing_segments": [asdict(m) for m in missing]}

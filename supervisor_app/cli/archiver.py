@@ -9,10 +9,13 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+from supervisor_app.archive.object_store.settings import ADDRESSING_STYLES, StoreSettings, keep_awscrt_out
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
+from supervisor_app.archive_root import ArchiveRoot, S3Root, is_s3_url, parse_s3_url
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
 from supervisor_app.cli.version import version_line
@@ -24,9 +27,32 @@ SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's en
 EPILOG = """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
-  75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held): retry later
-  78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict)
+  75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held,
+      object store down or throttling through every retry): retry later
+  78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict,
+      object store credentials refused, no such bucket)
+
+An s3://bucket/prefix archive root goes to an object store (AWS S3, or --s3-endpoint for
+SeaweedFS, MinIO, Ceph RGW...). Credentials come from the standard AWS chain: the
+environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE),
+the shared credentials and config files, then the instance or container role.
 """
+
+
+def _archive_root(text: str) -> ArchiveRoot:
+    if not is_s3_url(text):
+        return Path(text)
+    try:
+        return parse_s3_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _endpoint(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise argparse.ArgumentTypeError(f"{text!r} is not http(s)://host[:port]")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -47,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--source", type=Path, required=True, help="the venue's queue directory")
-    parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
+    parser.add_argument(
+        "--archive-root",
+        type=_archive_root,
+        required=True,
+        help="root of the archive tree: a directory, or s3://bucket/prefix",
+    )
     parser.add_argument("--venue", required=True, help="venue name (one path component)")
     parser.add_argument("--compress", action="store_true", help="write seekable .q.zst + .q.zst.idx")
     parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
@@ -60,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--level", type=_bounded_int(1, 22), default=DEFAULT_LEVEL, help="zstd level (default 3)")
     parser.add_argument("--reader-name", default="raw-archiver", help="name of our reader position file")
     parser.add_argument("--once", action="store_true", help="archive what is sealed now, then exit")
+    store = parser.add_argument_group("object store (s3:// archive roots only)")
+    store.add_argument(
+        "--s3-endpoint", type=_endpoint, help="the store's URL, e.g. http://10.0.0.5:8333 (default: AWS)"
+    )
+    store.add_argument("--s3-region", help="the bucket's region (default: the AWS chain's, else us-east-1)")
+    store.add_argument(
+        "--s3-addressing-style",
+        choices=ADDRESSING_STYLES,
+        default="auto",
+        help="bucket in the path or in the host name (default auto: the host name on AWS, the path elsewhere)",
+    )
     parser.add_argument(
         "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
     )
@@ -82,9 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     if os.environ.get(SUPERVISED_ENV):  # under supervisord: never outlive it (a clean stop when it dies)
         die_with_parent(signal.SIGTERM, parent_marker=b"supervisord")
+    root: ArchiveRoot = args.archive_root
+    if isinstance(root, S3Root):
+        keep_awscrt_out()
     config = ArchiverConfig(
         source=args.source.absolute(),
-        archive_root=args.archive_root.absolute(),
+        archive_root=root if isinstance(root, S3Root) else root.absolute(),
         venue=args.venue,
         compress=args.compress,
         retain_raw=args.retain_q,
@@ -92,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         block_size=args.block_size,
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
+        object_store=StoreSettings(args.s3_endpoint, args.s3_region, args.s3_addressing_style)
+        if isinstance(root, S3Root)
+        else None,
     )
     return run(config, log, stop, once=args.once)
 

@@ -20,7 +20,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import urllib3
@@ -29,11 +29,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotocoreConfig
 from botocore.session import Session as BotocoreSession
 
+from supervisor_app.archive.object_store.settings import RetryPolicy, StoreSettings
 from supervisor_app.archive_root import S3Root
 from supervisor_app.chronicle.records import crc32
 from supervisor_app.errors import ObjectStoreAccessError, ObjectStoreUnavailableError, PermanentError
 
-AddressingStyle = Literal["auto", "path", "virtual"]
 DEFAULT_REGION = "us-east-1"
 META_HEADER = "x-amz-meta-"
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -75,31 +75,6 @@ _ACCESS_CODES = {
     "AuthorizationHeaderMalformed": "the request was signed for the wrong region (set object_store.region)",
     "IllegalLocationConstraintException": "the bucket is in another region (set object_store.region)",
 }
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    """Where the store is; credentials never appear here (the standard AWS chain finds them)."""
-
-    endpoint: str | None = None  # e.g. http://10.0.0.5:8333; None: AWS S3
-    region: str | None = None  # None: the AWS chain's (AWS_REGION, config file), else us-east-1
-    addressing_style: AddressingStyle = "auto"  # auto: virtual-hosted on AWS, path style elsewhere
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long a failing store is retried before the call gives up (exit 75)."""
-
-    attempts: int = 8
-    first_delay_s: float = 0.25
-    max_delay_s: float = 8.0
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 120.0
-
-    def delay_s(self, retry: int, rng: random.Random) -> float:
-        """Exponential backoff with equal jitter: half fixed, half random."""
-        ceiling = min(self.max_delay_s, self.first_delay_s * 2**retry)
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 @dataclass(frozen=True)
@@ -176,7 +151,7 @@ class S3Client:
         settings: StoreSettings,
         *,
         log: Any,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         pool_size: int = 8,
         pause: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -184,7 +159,7 @@ class S3Client:
         self.root = root
         self._settings = settings
         self._log = log
-        self._retry = retry
+        self._retry = retry or RetryPolicy()
         self._pause = pause
         self._rng = random.Random()
         session = BotocoreSession()
@@ -192,7 +167,7 @@ class S3Client:
         self._session = session
         self._credentials: Any = None
         self._base_url, self._virtual = _base_url(root.bucket, settings, self.region)
-        timeout = urllib3.Timeout(connect=retry.connect_timeout_s, read=retry.read_timeout_s)
+        timeout = urllib3.Timeout(connect=self._retry.connect_timeout_s, read=self._retry.read_timeout_s)
         self._http = urllib3.PoolManager(maxsize=pool_size, block=False, retries=False, timeout=timeout)
         # payload_signing_enabled: small bodies are signed; data goes UNSIGNED-PAYLOAD with a CRC-32 the store checks.
         self._signing = {

@@ -1,0 +1,155 @@
+"""Where the archiver puts a venue's segments: a local directory tree, or an object store (`s3://`).
+
+Both make a segment's files and metadata durable before the archiver commits past it, and
+never overwrite different bytes; they differ in how (temp files, fsync and rename; or
+multipart uploads completed with If-None-Match and conditional metadata writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.meta import SegmentEntry
+from supervisor_app.archive.missing import record_missing
+from supervisor_app.archive.object_store.settings import StoreSettings
+from supervisor_app.archive.publish import publish_segment
+from supervisor_app.archive.recording import record_segment
+from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
+from supervisor_app.archive_root import S3Root
+from supervisor_app.chronicle.records import RecordSummary
+from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
+from supervisor_app.errors import ArchiveBusyError, ArchiveRootError, ArchiveRootMissingError
+from supervisor_app.file_lock import exclusive_lock
+
+
+class Staged(Protocol):
+    """A segment read and written (or uploaded) but not yet visible under its final names."""
+
+    @property
+    def segment_id(self) -> int: ...
+
+    @property
+    def scan(self) -> RecordSummary: ...
+
+    def discard(self) -> None:
+        """Drop what staging wrote; nothing under a final name is touched."""
+
+
+@dataclass(frozen=True)
+class Landed:
+    """A segment durable under its final names and recorded in its partition's metadata."""
+
+    where: str  # the partition directory or its s3:// URL
+    entry: SegmentEntry  # as recorded
+    migrated: int  # entries of an older meta.json given sidecars first
+
+
+class Destination(Protocol):
+    """What the archiver does with a venue's archive, step by step."""
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def missing_record(self) -> str:
+        """Where segments lost before archiving are recorded, for messages."""
+
+    def session(self) -> AbstractContextManager[None]:
+        """Check the root, exclude other writers where that is possible, and clean up after crashed runs."""
+
+    def before_pass(self) -> None: ...
+
+    def stage(
+        self, source: Path, segment_id: int, check_stop: Callable[[], None], *, segment_size: int | None = None
+    ) -> Staged: ...
+
+    def publish(self, staged: Any, now_ns: int) -> Landed:
+        """Make a staged segment durable under its final names and record it (never overwriting other bytes)."""
+
+    def record_missing(self, segment_ids: list[int], now_ns: int) -> list[int]:
+        """Record segments lost before archiving; return those not recorded before."""
+
+
+class LocalDestination:
+    """`<root>/raw/v1/<venue>/`: temp files under `.staging`, fsync, rename, directory fsync."""
+
+    def __init__(self, root: Path, venue: str, options: StageOptions, *, log: Any) -> None:
+        self._root = root
+        self._venue = venue
+        self._options = options
+        self._log = log
+        self.layout = ArchiveLayout(root, venue)
+
+    @property
+    def description(self) -> str:
+        return str(self._root)
+
+    @property
+    def missing_record(self) -> str:
+        return str(self.layout.missing_segments_path)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        self._prepare_root()
+        # Two archivers on one venue's archive would race on the same temp files.
+        lock = self.layout.lock_path
+        with exclusive_lock(lock, held_elsewhere=lambda: ArchiveBusyError(f"another archiver holds {lock}")):
+            self._remove_leftovers()
+            yield
+
+    def before_pass(self) -> None:
+        make_dirs_durable(self.layout.staging_dir)  # an over-eager cleaner may have removed it
+
+    def stage(
+        self, source: Path, segment_id: int, check_stop: Callable[[], None], *, segment_size: int | None = None
+    ) -> StagedSegment:
+        return stage_segment(
+            source, segment_id, self.layout.staging_dir, self._options, check_stop, segment_size=segment_size
+        )
+
+    def publish(self, staged: StagedSegment, now_ns: int) -> Landed:
+        published = publish_segment(staged, self.layout, self._options, now_ns)
+        recorded = record_segment(published.partition_dir, published.entry, venue=self._venue, now_ns=now_ns)
+        return Landed(str(published.partition_dir), recorded.entry, recorded.migrated)
+
+    def record_missing(self, segment_ids: list[int], now_ns: int) -> list[int]:
+        return record_missing(self.layout.missing_segments_path, self._venue, segment_ids, now_ns)
+
+    def _prepare_root(self) -> None:
+        root = self._root
+        if not root.exists():
+            raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
+        if not root.is_dir():
+            raise ArchiveRootError(f"archive root {root} is not a directory")
+        try:
+            make_dirs_durable(self.layout.staging_dir)
+        except PermissionError as exc:
+            raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""
+        for directory in [self.layout.venue_dir, self.layout.staging_dir, *self.layout.partition_dirs()]:
+            for path in remove_stale_tmp_files(directory):
+                self._log.info("stale_tmp_removed", path=str(path))
+
+
+def open_destination(
+    root: Path | S3Root,
+    venue: str,
+    options: StageOptions,
+    *,
+    store: StoreSettings | None,
+    log: Any,
+    pause: Callable[[float], None],
+) -> Destination:
+    """The destination `root` names; the object-store client (botocore) is imported only for an `s3://` root."""
+    if isinstance(root, S3Root):
+        from supervisor_app.archive.object_store.destination import ObjectDestination
+
+        return ObjectDestination(root, store or StoreSettings(), venue, options, log=log, pause=pause)
+    return LocalDestination(root, venue, options, log=log)

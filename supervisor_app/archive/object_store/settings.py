@@ -1,0 +1,44 @@
+"""Settings of the object store an archive root names: light to import (no botocore), for configs and flags."""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+AddressingStyle = Literal["auto", "path", "virtual"]
+ADDRESSING_STYLES: tuple[AddressingStyle, ...] = ("auto", "path", "virtual")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the store is; credentials never appear here (the standard AWS chain finds them)."""
+
+    endpoint: str | None = None  # e.g. http://10.0.0.5:8333; None: AWS S3
+    region: str | None = None  # None: the AWS chain's (AWS_REGION, config file), else us-east-1
+    addressing_style: AddressingStyle = "auto"  # auto: virtual-hosted on AWS, path style elsewhere
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a failing store is retried before the call gives up (exit 75)."""
+
+    attempts: int = 8
+    first_delay_s: float = 0.25
+    max_delay_s: float = 8.0
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 120.0
+
+    def delay_s(self, retry: int, rng: random.Random) -> float:
+        """Exponential backoff with equal jitter: half fixed, half random."""
+        ceiling = min(self.max_delay_s, self.first_delay_s * 2**retry)
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def keep_awscrt_out() -> None:
+    """Make botocore run without awscrt: it imports it whenever installed (+6 MiB RSS) and we use none of it.
+
+    Call before botocore is first imported; it affects the whole process.
+    """
+    sys.modules.setdefault("awscrt", None)  # type: ignore[arg-type]  # None: `import awscrt` raises ImportError
