@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from supervisor_app.archive.destination import Destination, Staged, open_destination
-from supervisor_app.archive.object_store.settings import StoreSettings
+from supervisor_app.archive.object_store.settings import StoreSettings, TransferSettings
 from supervisor_app.archive.reader_lease import ReaderLease
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StageOptions
@@ -39,6 +39,7 @@ class ArchiverConfig:
     reader_name: str = "raw-archiver"
     poll_ms: int = 1000
     object_store: StoreSettings | None = None  # for an s3:// root: endpoint, region, addressing style
+    transfer: TransferSettings = field(default_factory=TransferSettings)  # for an s3:// root: parts, retries
 
     @property
     def stage_options(self) -> StageOptions:
@@ -71,6 +72,7 @@ class RawArchiver:
             config.venue,
             config.stage_options,
             store=config.object_store,
+            transfer=config.transfer,
             log=log,
             pause=self._pause,
         )

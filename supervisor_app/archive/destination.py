@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.missing import record_missing
-from supervisor_app.archive.object_store.settings import StoreSettings
+from supervisor_app.archive.object_store.settings import StoreSettings, TransferSettings
 from supervisor_app.archive.publish import publish_segment
 from supervisor_app.archive.recording import record_segment
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
@@ -144,6 +144,7 @@ def open_destination(
     options: StageOptions,
     *,
     store: StoreSettings | None,
+    transfer: TransferSettings | None = None,
     log: Any,
     pause: Callable[[float], None],
 ) -> Destination:
@@ -151,5 +152,7 @@ def open_destination(
     if isinstance(root, S3Root):
         from supervisor_app.archive.object_store.destination import ObjectDestination
 
-        return ObjectDestination(root, store or StoreSettings(), venue, options, log=log, pause=pause)
+        return ObjectDestination(
+            root, store or StoreSettings(), venue, options, log=log, pause=pause, transfer=transfer
+        )
     return LocalDestination(root, venue, options, log=log)

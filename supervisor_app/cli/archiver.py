@@ -13,7 +13,14 @@ from urllib.parse import urlsplit
 
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
-from supervisor_app.archive.object_store.settings import ADDRESSING_STYLES, StoreSettings, keep_awscrt_out
+from supervisor_app.archive.object_store.settings import (
+    ADDRESSING_STYLES,
+    MAX_PART_SIZE,
+    MIN_PART_SIZE,
+    StoreSettings,
+    TransferSettings,
+    keep_awscrt_out,
+)
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive_root import ArchiveRoot, S3Root, is_s3_url, parse_s3_url
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
@@ -102,6 +109,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="bucket in the path or in the host name (default auto: the host name on AWS, the path elsewhere)",
     )
+    transfer = TransferSettings()
+    store.add_argument(
+        "--s3-part-size",
+        type=_bounded_int(MIN_PART_SIZE, MAX_PART_SIZE),
+        default=transfer.part_size,
+        help=f"bytes per multipart part (default {transfer.part_size // 2**20} MiB)",
+    )
+    store.add_argument(
+        "--s3-parts-in-flight",
+        type=_bounded_int(1, 64),
+        default=transfer.parts_in_flight,
+        help=f"parts uploading at once; each holds a part in memory (default {transfer.parts_in_flight})",
+    )
+    store.add_argument(
+        "--s3-attempts",
+        type=_bounded_int(1, 100),
+        default=transfer.attempts,
+        help=f"tries per request, with backoff, before exit 75 (default {transfer.attempts})",
+    )
     parser.add_argument(
         "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
     )
@@ -140,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         object_store=StoreSettings(args.s3_endpoint, args.s3_region, args.s3_addressing_style)
         if isinstance(root, S3Root)
         else None,
+        transfer=TransferSettings(args.s3_part_size, args.s3_parts_in_flight, args.s3_attempts),
     )
     return run(config, log, stop, once=args.once)
 

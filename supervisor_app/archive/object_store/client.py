@@ -187,7 +187,8 @@ class S3Client:
 
     def check_access(self, prefix: str) -> None:
         """Prove the bucket exists and the credentials may list it; ObjectStoreAccessError says which if not."""
-        self._request("ListObjectsV2", "GET", "", query={"list-type": "2", "max-keys": "1", "prefix": prefix})
+        query = {"list-type": "2", "max-keys": "1", "prefix": prefix}
+        self._request("ListObjectsV2", "GET", "", query=query, shown=prefix)
 
     def head(self, key: str) -> ObjectInfo | None:
         """The object's size, ETag and user metadata, or None when there is no such key."""
@@ -279,7 +280,7 @@ class S3Client:
         markers: dict[str, str] = {}
         while True:
             query = {"uploads": "", "prefix": prefix, **markers}
-            root = _parse_xml(self._request("ListMultipartUploads", "GET", "", query=query).body)
+            root = _parse_xml(self._request("ListMultipartUploads", "GET", "", query=query, shown=prefix).body)
             for item in root.iter(f"{_NS}Upload"):
                 key, upload_id = _child(item, "Key"), _child(item, "UploadId")
                 if key is not None and upload_id:
@@ -300,7 +301,7 @@ class S3Client:
             query = {"list-type": "2", "prefix": prefix, **token}
             if delimiter:
                 query["delimiter"] = delimiter
-            root = _parse_xml(self._request("ListObjectsV2", "GET", "", query=query).body)
+            root = _parse_xml(self._request("ListObjectsV2", "GET", "", query=query, shown=prefix).body)
             for item in root.iter(f"{_NS}Contents"):
                 key = _child(item, "Key")
                 if key is not None:
@@ -327,8 +328,11 @@ class S3Client:
         sign_body: bool = True,
         ok: tuple[int, ...] = (200,),
         max_bytes: int = _MAX_SMALL_OBJECT,
+        shown: str | None = None,
     ) -> _Reply:
+        """One request, retried; `shown` is the key or prefix messages name (default `key`)."""
         url = self._url(key, query or {})
+        subject = self.url_of(key if shown is None else shown)
         failure = ""
         for attempt in range(self._retry.attempts):
             if attempt:
@@ -336,7 +340,7 @@ class S3Client:
                 self._log.warning(
                     "s3_retry",
                     operation=operation,
-                    object=self.url_of(key),
+                    object=subject,
                     attempt=attempt + 1,
                     of=self._retry.attempts,
                     delay_s=round(delay, 2),
@@ -359,9 +363,9 @@ class S3Client:
                 if len(data) > max_bytes:
                     raise PermanentError(f"{self.url_of(key)}: larger than {max_bytes} bytes")
                 return reply
-            failure = self._classify(operation, key, reply)
+            failure = self._classify(operation, key, reply, subject)
         raise ObjectStoreUnavailableError(
-            f"{operation} {self.url_of(key)} at {self._base_url} failed {self._retry.attempts} times; last: {failure}"
+            f"{operation} {subject} at {self._base_url} failed {self._retry.attempts} times; last: {failure}"
         )
 
     def _stream(self, operation: str, key: str) -> urllib3.BaseHTTPResponse | None:
@@ -382,15 +386,15 @@ class S3Client:
             reply = _Reply(response.status, response.headers, _read_reply(response, 1 << 16))
             if reply.status == 404 and reply.error_code() in ("NoSuchKey", "404"):
                 return None
-            failure = self._classify(operation, key, reply)
+            failure = self._classify(operation, key, reply, self.url_of(key))
         raise ObjectStoreUnavailableError(
             f"{operation} {self.url_of(key)} failed {self._retry.attempts} times; last: {failure}"
         )
 
-    def _classify(self, operation: str, key: str, reply: _Reply) -> str:
+    def _classify(self, operation: str, key: str, reply: _Reply, subject: str) -> str:
         """Return the failure's text if another attempt may pass; raise otherwise."""
         code = reply.error_code()
-        where = f"{operation} {self.url_of(key)}"
+        where = f"{operation} {subject}"
         if reply.status == 412 or code == "PreconditionFailed":
             raise PreconditionFailed(f"{where}: {reply.error_text()}")
         if code == "NoSuchUpload":
@@ -430,7 +434,7 @@ class S3Client:
             if self._credentials is None:
                 raise ObjectStoreAccessError(
                     "no AWS credentials found (looked in the environment, the shared credentials and config files,"
-                    " and the instance or container role): give the archiver's service some"
+                    " and the instance or container role): provide some to the archiver's service"
                 )
         return self._credentials.get_frozen_credentials()
 

@@ -11,8 +11,8 @@ from supervisor_app.archive.destination import Landed
 from supervisor_app.archive.object_store.client import S3Client
 from supervisor_app.archive.object_store.layout import ObjectLayout
 from supervisor_app.archive.object_store.metadata import ObjectPartition, record_missing_object
-from supervisor_app.archive.object_store.multipart import DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT, PartBudget
-from supervisor_app.archive.object_store.settings import RetryPolicy, StoreSettings
+from supervisor_app.archive.object_store.multipart import PartBudget
+from supervisor_app.archive.object_store.settings import RetryPolicy, StoreSettings, TransferSettings
 from supervisor_app.archive.object_store.upload import (
     ObjectTarget,
     StagedUpload,
@@ -36,17 +36,18 @@ class ObjectDestination:
         *,
         log: Any,
         pause: Callable[[float], None],
-        retry: RetryPolicy | None = None,
-        part_size: int = DEFAULT_PART_SIZE,
-        parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT,
+        transfer: TransferSettings | None = None,
     ) -> None:
+        transfer = transfer or TransferSettings()
         self._log = log
         self._venue = venue
         self._options = options
         self.layout = ObjectLayout(root, venue)
-        self.client = S3Client(root, settings, log=log, retry=retry, pool_size=parts_in_flight + 2, pause=pause)
-        self._budget = PartBudget(parts_in_flight)
-        self._target = ObjectTarget(self.client, self.layout, self._budget, part_size)
+        retry = RetryPolicy(attempts=transfer.attempts)
+        pool = transfer.parts_in_flight + 2
+        self.client = S3Client(root, settings, log=log, retry=retry, pool_size=pool, pause=pause)
+        self._budget = PartBudget(transfer.parts_in_flight)
+        self._target = ObjectTarget(self.client, self.layout, self._budget, transfer.part_size)
 
     @property
     def description(self) -> str:

@@ -8,13 +8,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 
 from supervisor_app.archive.object_store.client import S3Client, UploadedPart
+from supervisor_app.archive.object_store.settings import MIN_PART_SIZE, TransferSettings
 from supervisor_app.chronicle.records import crc32
 
-# S3 refuses parts under 5 MiB but the last; 8 MiB parts with 3 in flight kept peak RSS
-# under 90 MiB in bench/bench_s3_clients.py at the throughput of `aws s3 cp`.
-DEFAULT_PART_SIZE = 8 * 1024 * 1024
-DEFAULT_PARTS_IN_FLIGHT = 3
-MIN_PART_SIZE = 5 * 1024 * 1024
+DEFAULT_PART_SIZE = TransferSettings.part_size
+DEFAULT_PARTS_IN_FLIGHT = TransferSettings.parts_in_flight
 
 
 class PartBudget:
