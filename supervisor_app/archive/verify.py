@@ -33,9 +33,9 @@ _SIDECAR_BIT = 1 << len(ARCHIVE_SUFFIXES)
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing wrong (or worth knowing) about one file."""
+    """One thing wrong (or worth knowing) about one file (or object: its s3:// URL)."""
 
-    path: Path
+    path: Path | str
     message: str
 
 

@@ -9,29 +9,28 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.object_store.settings import (
-    ADDRESSING_STYLES,
     MAX_PART_SIZE,
     MIN_PART_SIZE,
-    StoreSettings,
     TransferSettings,
     keep_awscrt_out,
 )
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
-from supervisor_app.archive_root import ArchiveRoot, S3Root, is_s3_url, parse_s3_url
+from supervisor_app.archive_root import ArchiveRoot, S3Root
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
+from supervisor_app.cli.store_arguments import CREDENTIALS_HELP, add_store_arguments, archive_root_arg, store_settings
 from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
 from supervisor_app.json_log import JsonLogger
 from supervisor_app.parent_death import die_with_parent
 
 SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
-EPILOG = """exit codes:
+EPILOG = (
+    """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
   75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held,
@@ -39,27 +38,9 @@ EPILOG = """exit codes:
   78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict,
       object store credentials refused, no such bucket)
 
-An s3://bucket/prefix archive root goes to an object store (AWS S3, or --s3-endpoint for
-SeaweedFS, MinIO, Ceph RGW...). Credentials come from the standard AWS chain: the
-environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE),
-the shared credentials and config files, then the instance or container role.
 """
-
-
-def _archive_root(text: str) -> ArchiveRoot:
-    if not is_s3_url(text):
-        return Path(text)
-    try:
-        return parse_s3_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _endpoint(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
-        raise argparse.ArgumentTypeError(f"{text!r} is not http(s)://host[:port]")
-    return f"{parts.scheme}://{parts.netloc}"
+    + CREDENTIALS_HELP
+)
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -82,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", type=Path, required=True, help="the venue's queue directory")
     parser.add_argument(
         "--archive-root",
-        type=_archive_root,
+        type=archive_root_arg,
         required=True,
         help="root of the archive tree: a directory, or s3://bucket/prefix",
     )
@@ -98,17 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--level", type=_bounded_int(1, 22), default=DEFAULT_LEVEL, help="zstd level (default 3)")
     parser.add_argument("--reader-name", default="raw-archiver", help="name of our reader position file")
     parser.add_argument("--once", action="store_true", help="archive what is sealed now, then exit")
-    store = parser.add_argument_group("object store (s3:// archive roots only)")
-    store.add_argument(
-        "--s3-endpoint", type=_endpoint, help="the store's URL, e.g. http://10.0.0.5:8333 (default: AWS)"
-    )
-    store.add_argument("--s3-region", help="the bucket's region (default: the AWS chain's, else us-east-1)")
-    store.add_argument(
-        "--s3-addressing-style",
-        choices=ADDRESSING_STYLES,
-        default="auto",
-        help="bucket in the path or in the host name (default auto: the host name on AWS, the path elsewhere)",
-    )
+    store = add_store_arguments(parser)
     transfer = TransferSettings()
     store.add_argument(
         "--s3-part-size",
@@ -163,9 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         block_size=args.block_size,
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
-        object_store=StoreSettings(args.s3_endpoint, args.s3_region, args.s3_addressing_style)
-        if isinstance(root, S3Root)
-        else None,
+        object_store=store_settings(args) if isinstance(root, S3Root) else None,
         transfer=TransferSettings(args.s3_part_size, args.s3_parts_in_flight, args.s3_attempts),
     )
     return run(config, log, stop, once=args.once)

@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import TextIO
 
+from supervisor_app.archive.object_store.settings import keep_awscrt_out
 from supervisor_app.archive.verify import VerifyProgress, VerifyReport, verify_archive
+from supervisor_app.archive_root import S3Root
 from supervisor_app.cli import exit_codes
-from supervisor_app.errors import InvalidVenueError
+from supervisor_app.cli.store_arguments import add_store_arguments, archive_root_arg, store_settings
+from supervisor_app.errors import ChronicleFleetError, InvalidVenueError
+from supervisor_app.json_log import JsonLogger
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 
@@ -24,10 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "meta.json's totals with the sidecars; report damaged metadata, missing files, stray .tmp files and "
         "unrecorded files. Exit 1 on any problem.",
     )
-    parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
+    parser.add_argument(
+        "--archive-root", type=archive_root_arg, required=True, help="root of the archive tree, or s3://bucket/prefix"
+    )
     parser.add_argument("--venue", help="only this venue")
     parser.add_argument("--date", help="only this partition date (YYYY-MM-DD)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_store_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -66,10 +72,13 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressLine(sys.stderr)
     started = time.monotonic()
     try:
-        report = verify_archive(args.archive_root, venue=args.venue, date=args.date, progress=progress)
+        report = _verify(args, progress)
     except InvalidVenueError as exc:
         print(f"chronicle-fleet verify: {exc}", file=sys.stderr)
         return exit_codes.USAGE
+    except ChronicleFleetError as exc:  # an object store that refuses us or does not answer
+        print(f"chronicle-fleet verify: {exc}", file=sys.stderr)
+        return exit_codes.FAILURE
     finally:
         progress.close()
     if args.format == "json":
@@ -77,6 +86,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(report, time.monotonic() - started)
     return exit_codes.FAILURE if report.problems else exit_codes.OK
+
+
+def _verify(args: argparse.Namespace, progress: ProgressLine) -> VerifyReport:
+    root = args.archive_root
+    if not isinstance(root, S3Root):
+        return verify_archive(root, venue=args.venue, date=args.date, progress=progress)
+    keep_awscrt_out()
+    from supervisor_app.archive.object_store.client import S3Client  # botocore: only for an s3:// root
+    from supervisor_app.archive.object_store.verify import verify_object_archive
+
+    client = S3Client(root, store_settings(args), log=JsonLogger(sys.stderr, component="verify"))
+    try:
+        return verify_object_archive(client, venue=args.venue, date=args.date, progress=progress)
+    finally:
+        client.close()
 
 
 def _print_text(report: VerifyReport, elapsed_s: float) -> None:
