@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 S3_SCHEME = "s3://"
 # S3's own rules for new bucket names: 3 to 63 lowercase letters, digits, dots and hyphens.
@@ -36,6 +37,17 @@ class S3Root:
 
 
 ArchiveRoot = Path | S3Root
+AddressingStyle = Literal["auto", "path", "virtual"]
+ADDRESSING_STYLES: tuple[AddressingStyle, ...] = ("auto", "path", "virtual")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the store is; credentials never appear here (the standard AWS chain finds them)."""
+
+    endpoint: str | None = None  # e.g. http://10.0.0.5:8333; None: AWS S3
+    region: str | None = None  # None: the AWS chain's (AWS_REGION, config file), else us-east-1
+    addressing_style: AddressingStyle = "auto"  # auto: virtual-hosted on AWS, path style elsewhere
 
 
 def is_s3_url(text: str) -> bool:

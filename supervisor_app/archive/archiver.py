@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_app.archive.destination import Destination, Staged, open_destination
-from supervisor_app.archive.object_store.settings import StoreSettings, TransferSettings
+from supervisor_app.archive.object_store.settings import TransferSettings
 from supervisor_app.archive.reader_lease import ReaderLease
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StageOptions
-from supervisor_app.archive_root import ArchiveRoot
+from supervisor_app.archive_root import ArchiveRoot, StoreSettings
 from supervisor_app.chronicle.segment import (
     list_segment_ids,
     read_segment_header,

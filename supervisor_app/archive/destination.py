@@ -16,11 +16,11 @@ from typing import Any, Protocol
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.missing import record_missing
-from supervisor_app.archive.object_store.settings import StoreSettings, TransferSettings
+from supervisor_app.archive.object_store.settings import TransferSettings
 from supervisor_app.archive.publish import publish_segment
 from supervisor_app.archive.recording import record_segment
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
-from supervisor_app.archive_root import S3Root
+from supervisor_app.archive_root import S3Root, StoreSettings
 from supervisor_app.chronicle.records import RecordSummary
 from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.errors import ArchiveBusyError, ArchiveRootError, ArchiveRootMissingError

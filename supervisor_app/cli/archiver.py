@@ -12,12 +12,7 @@ from pathlib import Path
 
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
-from supervisor_app.archive.object_store.settings import (
-    MAX_PART_SIZE,
-    MIN_PART_SIZE,
-    TransferSettings,
-    keep_awscrt_out,
-)
+from supervisor_app.archive.object_store.settings import MAX_PART_SIZE, MIN_PART_SIZE, TransferSettings, keep_awscrt_out
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive_root import ArchiveRoot, S3Root
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION

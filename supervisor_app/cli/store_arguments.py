@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from supervisor_app.archive.object_store.settings import ADDRESSING_STYLES, StoreSettings
-from supervisor_app.archive_root import ArchiveRoot, is_s3_url, parse_s3_url
+from supervisor_app.archive_root import ADDRESSING_STYLES, ArchiveRoot, StoreSettings, is_s3_url, parse_s3_url
 
 CREDENTIALS_HELP = """An s3://bucket/prefix archive root is in an object store: AWS S3, or --s3-endpoint for
 SeaweedFS, MinIO, Ceph RGW... Credentials come from the standard AWS chain: the environment

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from supervisor_app.archive_root import S3Root, StoreSettings
 from supervisor_app.config.ini_safety import ini_findings as config_ini_findings
 from supervisor_app.config.ini_safety import ini_problem
 from supervisor_app.config.model import FleetConfig, VenueConfig
@@ -59,8 +60,11 @@ def check_read_back(config: FleetConfig, rendered: RenderedFleet, python: str = 
 
 
 def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.executable) -> list[str]:
-    """The archiver command line for one venue."""
-    argv = [python, "-m", ARCHIVER_MODULE, "--source", str(venue.queue_dir), "--archive-root", str(config.archive_root)]
+    """The archiver command line for one venue (never credentials: archivers take them from the AWS chain)."""
+    archive_root = config.archive_root_of(venue)
+    argv = [python, "-m", ARCHIVER_MODULE, "--source", str(venue.queue_dir), "--archive-root", str(archive_root)]
+    if isinstance(archive_root, S3Root):
+        argv += _store_argv(config.object_store)
     argv += [
         "--venue",
         venue.name,
@@ -79,6 +83,17 @@ def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.exe
         ]
         if venue.compression.keep_raw:
             argv.append("--retain-q")
+    return argv
+
+
+def _store_argv(store: StoreSettings) -> list[str]:
+    argv = []
+    if store.endpoint is not None:
+        argv += ["--s3-endpoint", store.endpoint]
+    if store.region is not None:
+        argv += ["--s3-region", store.region]
+    if store.addressing_style != "auto":
+        argv += ["--s3-addressing-style", store.addressing_style]
     return argv
 
 

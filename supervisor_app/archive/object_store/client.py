@@ -29,8 +29,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config as BotocoreConfig
 from botocore.session import Session as BotocoreSession
 
-from supervisor_app.archive.object_store.settings import RetryPolicy, StoreSettings
-from supervisor_app.archive_root import S3Root
+from supervisor_app.archive.object_store.settings import RetryPolicy
+from supervisor_app.archive_root import S3Root, StoreSettings
 from supervisor_app.chronicle.records import crc32
 from supervisor_app.errors import ObjectStoreAccessError, ObjectStoreUnavailableError, PermanentError
 
@@ -150,12 +150,12 @@ class S3Client:
         root: S3Root,
         settings: StoreSettings,
         *,
-        log: Any,
+        log: Any = None,
         retry: RetryPolicy | None = None,
         pool_size: int = 8,
         pause: Callable[[float], None] = time.sleep,
     ) -> None:
-        """`pause` sleeps between attempts; it may raise to abandon the call (a stop request)."""
+        """`log` hears of each retry (if given); `pause` sleeps between attempts and may raise to abandon the call."""
         self.root = root
         self._settings = settings
         self._log = log
@@ -337,15 +337,7 @@ class S3Client:
         for attempt in range(self._retry.attempts):
             if attempt:
                 delay = self._retry.delay_s(attempt - 1, self._rng)
-                self._log.warning(
-                    "s3_retry",
-                    operation=operation,
-                    object=subject,
-                    attempt=attempt + 1,
-                    of=self._retry.attempts,
-                    delay_s=round(delay, 2),
-                    error=failure,
-                )
+                self._log_retry(operation, subject, attempt, delay, failure)
                 self._pause(delay)
             try:
                 signed = self._sign(method, url, headers or {}, body, sign_body)
@@ -390,6 +382,18 @@ class S3Client:
         raise ObjectStoreUnavailableError(
             f"{operation} {self.url_of(key)} failed {self._retry.attempts} times; last: {failure}"
         )
+
+    def _log_retry(self, operation: str, subject: str, attempt: int, delay: float, failure: str) -> None:
+        if self._log is not None:
+            self._log.warning(
+                "s3_retry",
+                operation=operation,
+                object=subject,
+                attempt=attempt + 1,
+                of=self._retry.attempts,
+                delay_s=round(delay, 2),
+                error=failure,
+            )
 
     def _classify(self, operation: str, key: str, reply: _Reply, subject: str) -> str:
         """Return the failure's text if another attempt may pass; raise otherwise."""

@@ -12,7 +12,7 @@ from supervisor_app.archive.object_store.client import S3Client
 from supervisor_app.archive.object_store.layout import ObjectLayout
 from supervisor_app.archive.object_store.metadata import ObjectPartition, record_missing_object
 from supervisor_app.archive.object_store.multipart import PartBudget
-from supervisor_app.archive.object_store.settings import RetryPolicy, StoreSettings, TransferSettings
+from supervisor_app.archive.object_store.settings import RetryPolicy, TransferSettings
 from supervisor_app.archive.object_store.upload import (
     ObjectTarget,
     StagedUpload,
@@ -21,7 +21,7 @@ from supervisor_app.archive.object_store.upload import (
 )
 from supervisor_app.archive.recording import record_entry
 from supervisor_app.archive.staging import StageOptions
-from supervisor_app.archive_root import S3Root
+from supervisor_app.archive_root import S3Root, StoreSettings
 
 
 class ObjectDestination:

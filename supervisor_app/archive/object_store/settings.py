@@ -1,24 +1,10 @@
-"""Settings of the object store an archive root names: light to import (no botocore), for configs and flags."""
+"""How an archiver talks to an object store (parts, retries): light to import, no botocore."""
 
 from __future__ import annotations
 
 import random
 import sys
 from dataclasses import dataclass
-from typing import Literal
-
-AddressingStyle = Literal["auto", "path", "virtual"]
-ADDRESSING_STYLES: tuple[AddressingStyle, ...] = ("auto", "path", "virtual")
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    """Where the store is; credentials never appear here (the standard AWS chain finds them)."""
-
-    endpoint: str | None = None  # e.g. http://10.0.0.5:8333; None: AWS S3
-    region: str | None = None  # None: the AWS chain's (AWS_REGION, config file), else us-east-1
-    addressing_style: AddressingStyle = "auto"  # auto: virtual-hosted on AWS, path style elsewhere
-
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3 refuses smaller parts, but the last
