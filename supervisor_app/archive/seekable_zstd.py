@@ -120,7 +120,7 @@ class FrameWriter:
         self._uncompressed_offset = 0
         self._compressed_offset = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         """Queue `data` (a whole number of blocks, except at the very end) for compression."""
         view = memoryview(data)
         for start in range(0, len(view), self._block_size):

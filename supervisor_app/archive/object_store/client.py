@@ -238,7 +238,9 @@ class S3Client:
             raise PermanentError(f"{self.url_of(key)}: CreateMultipartUpload answered without an UploadId")
         return upload_id
 
-    def upload_part(self, key: str, upload_id: str, number: int, body: bytes | bytearray, crc: int) -> UploadedPart:
+    def upload_part(
+        self, key: str, upload_id: str, number: int, body: bytes | bytearray | memoryview, crc: int
+    ) -> UploadedPart:
         """Send one part; the store checks its CRC-32 (BadDigest, retried, if it arrived damaged)."""
         query = {"partNumber": str(number), "uploadId": upload_id}
         headers = {"x-amz-checksum-crc32": crc32_header(crc)}
@@ -324,7 +326,7 @@ class S3Client:
         *,
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        body: bytes | bytearray = b"",
+        body: bytes | bytearray | memoryview = b"",
         sign_body: bool = True,
         ok: tuple[int, ...] = (200,),
         max_bytes: int = _MAX_SMALL_OBJECT,
@@ -425,7 +427,7 @@ class S3Client:
         return _error_field(response.data, "Code") or str(response.status)
 
     def _sign(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | bytearray, sign_body: bool
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | bytearray | memoryview, sign_body: bool
     ) -> dict[str, str]:
         request = AWSRequest(method=method, url=url, headers=dict(headers), data=body if sign_body else b"")
         request.context["client_config"] = self._signing[sign_body]

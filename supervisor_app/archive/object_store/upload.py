@@ -17,9 +17,10 @@ are checked: its uploads are aborted and it goes again under the right date.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import mmap
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,8 @@ META_SEGMENT_ID = "segment-id"
 META_ZSTD_LEVEL = "zstd-level"
 META_BLOCK_SIZE = "zstd-block-size"
 SURVEY_WINDOW = 8 * 1024 * 1024  # mapped at a time, so the survey adds little to RSS
+# Read at a time by the upload pass: small, since compression holds up to two of them beside the part buffers.
+PASS_WINDOW = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -310,37 +313,70 @@ def _stream(
         if zst is not None:
             writer = FrameWriter(-1, level=options.level, block_size=options.block_size, write=zst.write)
         scanner = RecordScanner(size, segment_size=segment_size)
-        crc = offset = 0
-        while offset < size:
-            check_stop()
-            window = _read_window(fd, options.window_size, offset)
-            if not window:
-                break
+        crc = read = 0
+        # Compression keeps slices of a window until their frames are written: it needs a new window each time.
+        window_size = _window_size(options.block_size)
+        for offset, window in _windows(fd, size, window_size, reuse=writer is None, check_stop=check_stop):
             scanner.feed(window, offset)
             crc = crc32(window, crc)
             if raw is not None:
                 raw.write(window)
             if writer is not None:
-                writer.feed(window)  # keeps slices of `window` until compressed: windows are never reused
-            offset += len(window)
+                writer.feed(window)
+            read = offset + len(window)
         index = writer.finish() if writer is not None else None
         writer = None
-        return scanner.summary(), Digest(offset, crc), index
+        return scanner.summary(), Digest(read, crc), index
     finally:
         if writer is not None:
             writer.abort()
         os.close(fd)
 
 
-def _read_window(fd: int, size: int, offset: int) -> bytes:
-    """`size` bytes at `offset`, fewer only at the end of the file."""
-    window = os.pread(fd, size, offset)
-    while window and len(window) < size:
-        more = os.pread(fd, size - len(window), offset + len(window))
-        if not more:
+def _window_size(block_size: int) -> int:
+    """About PASS_WINDOW, in whole zstd blocks (frames never straddle windows) and whole 64-byte rows."""
+    unit = math.lcm(block_size, 64)
+    return unit * max(1, PASS_WINDOW // unit)
+
+
+def _windows(
+    fd: int, size: int, window_size: int, *, reuse: bool, check_stop: Callable[[], None]
+) -> Iterator[tuple[int, memoryview]]:
+    """(offset, bytes) of the file, window by window, each read in place into an anonymous mapping.
+
+    A mapping is unmapped as soon as no view of it remains (malloc would keep freed 8 MiB
+    blocks in its heap, and in the idle archiver's RSS); with `reuse`, one serves every window.
+    """
+    reused = memoryview(mmap.mmap(-1, window_size)) if reuse else None
+    try:
+        offset = 0
+        while offset < size:
+            check_stop()
+            buffer = reused if reused is not None else memoryview(mmap.mmap(-1, window_size))
+            window = _read_window(fd, buffer, offset)
+            try:
+                if not window:
+                    return
+                yield offset, window
+                offset += len(window)
+            finally:
+                window.release()
+                if buffer is not reused:
+                    buffer.release()
+    finally:
+        if reused is not None:
+            reused.release()
+
+
+def _read_window(fd: int, buffer: memoryview, offset: int) -> memoryview:
+    """As much of `buffer` as the file fills from `offset` (less only at its end), read in place."""
+    filled = 0
+    while filled < len(buffer):
+        got = os.preadv(fd, [buffer[filled:]], offset + filled)
+        if got == 0:
             break
-        window += more
-    return window
+        filled += got
+    return buffer[:filled]
 
 
 def _existing(client: S3Client, key: str, digest: Digest) -> ObjectInfo | None:
