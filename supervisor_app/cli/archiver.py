@@ -17,7 +17,7 @@ from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
 from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
-from supervisor_app.json_log import JsonLogger
+from supervisor_app.logs import JsonLogger
 from supervisor_app.parent_death import die_with_parent
 
 SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
