@@ -159,7 +159,7 @@ def run_in_terminal(cmd: list[str], *, ready: Callable[[bytes], bool], timeout_s
     pid, master = pty.fork()
     if pid == 0:  # the child: exec at once (nothing else is safe after fork in a threaded process)
         try:
-            os.execv(cmd[0], cmd)
+            os.execve(cmd[0], cmd, {**os.environ, "TERM": "xterm"})  # whatever runs the tests, a real terminal
         finally:
             os._exit(127)
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
