@@ -25,7 +25,7 @@ from supervisor_app.demo.summary import (
     read_ledger,
     summarize_venue,
 )
-from supervisor_app.demo.view import DemoView
+from supervisor_app.demo.view import DemoView, output_kept_on_ctrl_c
 from supervisor_app.demo.workspace import (
     DEMO_SYMBOLS,
     DEMO_VENUES,
@@ -135,9 +135,11 @@ class _Watch:
 
 def run_demo(workdir: Path, duration_s: float, out: TextIO) -> DemoResult:
     """Run the whole demo, printing progress to `out`; Ctrl-C ends the run phase early, and what ran is judged."""
-    workspace = create_workspace(workdir)
-    plan = DemoPlan.for_duration(duration_s)
-    view = DemoView(out, DEMO_VENUES)
+    with output_kept_on_ctrl_c(out):
+        return _run(create_workspace(workdir), DemoPlan.for_duration(duration_s), DemoView(out, DEMO_VENUES))
+
+
+def _run(workspace: DemoWorkspace, plan: DemoPlan, view: DemoView) -> DemoResult:
     _introduce(view.say, workspace, plan)
     watch = _Watch(workspace, plan, view)
     with _Processes(workspace) as processes:

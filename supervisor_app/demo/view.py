@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import termios
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from supervisor_app.archive.progress import ArchiveProgress
@@ -68,6 +70,29 @@ class DemoView:
     def _write(self, text: str) -> None:
         self._out.write(text)
         self._out.flush()
+
+
+@contextmanager
+def output_kept_on_ctrl_c(out: TextIO) -> Iterator[None]:
+    """While the demo runs, a Ctrl-C on its terminal does not discard output not yet shown (NOFLSH).
+
+    A terminal flushes that output by default; a redraw cut in half would leave the screen out of
+    step with the view, whose next erase would then take events with it.
+    """
+    try:
+        fd = out.fileno()
+        foreground = os.tcgetpgrp(fd) == os.getpgrp()  # from the background, tcsetattr would stop us (SIGTTOU)
+        saved = termios.tcgetattr(fd) if foreground else None
+    except (OSError, ValueError, termios.error):  # not a terminal
+        saved = None
+    if saved is None:
+        yield
+        return
+    termios.tcsetattr(fd, termios.TCSANOW, [*saved[:3], saved[3] | termios.NOFLSH, *saved[4:]])
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def status_rows(

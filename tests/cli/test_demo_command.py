@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
 import signal
-import struct
 import subprocess
 import sys
-import termios
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pyte
 import pytest
 
 from supervisor_app.demo.runner import fleet_command
 from supervisor_app.demo.workspace import DEMO_VENUES
 from tests.commands import FLEET
+from tests.demo.terminal import render, run_in_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +28,6 @@ BACK = re.compile(r"^t=[\d.]+s  binance-perp archiver is back as pid (?P<pid>\d+
 RESTARTED = re.compile(
     r"^restart: binance-perp killed at t=[\d.]+s \(pid \d+\), running again as pid \d+ [\d.]+ s later$"
 )
-COLUMNS, ROWS = 160, 300  # tall enough that nothing the demo prints scrolls off the emulated screen
 
 
 def demo_cmd(workdir: Path, duration_s: float) -> list[str]:
@@ -94,7 +86,7 @@ def test_a_short_run_archives_restarts_verifies_and_prints_a_line_per_venue(tmp_
 
 def test_ctrl_c_in_a_terminal_keeps_the_events_above_one_status_block(tmp_path: Path) -> None:
     # Ctrl-C once the restart is on screen and the status block has been redrawn below it twice more.
-    status, output = run_in_terminal(demo_cmd(tmp_path / "demo", 60), ready=restart_seen_and_redrawn)
+    status, output = run_in_terminal(demo_cmd(tmp_path / "demo", 60), ctrl_c_when=restart_seen_and_redrawn)
     screen = render(output)
 
     assert status == 0, "\n".join(screen)
@@ -152,49 +144,3 @@ def test_the_printed_fleet_command_runs_in_the_users_shell(activated: bool, monk
 def restart_seen_and_redrawn(output: bytes) -> bool:
     back = output.find(b"archiver is back as pid")
     return back >= 0 and output[back:].count(b"s of 60s") >= 3
-
-
-def run_in_terminal(cmd: list[str], *, ready: Callable[[bytes], bool], timeout_s: float = 120.0) -> tuple[int, bytes]:
-    """Run `cmd` on a pseudo-terminal as its controlling terminal; type Ctrl-C once `ready(output)`."""
-    pid, master = pty.fork()
-    if pid == 0:  # the child: exec at once (nothing else is safe after fork in a threaded process)
-        try:
-            os.execve(cmd[0], cmd, {**os.environ, "TERM": "xterm"})  # whatever runs the tests, a real terminal
-        finally:
-            os._exit(127)
-    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    output = bytearray()
-    interrupted = False
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 0.5)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: the child has exited and closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            if not interrupted and ready(bytes(output)):
-                os.write(master, b"\x03")  # Ctrl-C, as typed: the terminal sends SIGINT to its foreground group
-                interrupted = True
-        else:
-            pytest.fail("the demo did not finish in time:\n" + output.decode(errors="replace"))
-    finally:
-        os.close(master)
-        if not interrupted:
-            os.kill(pid, signal.SIGINT)
-        _, status = os.waitpid(pid, 0)
-    assert interrupted, output.decode(errors="replace")
-    return os.waitstatus_to_exitcode(status), bytes(output)
-
-
-def render(output: bytes) -> list[str]:
-    """The screen a terminal shows after `output`, without trailing blank lines."""
-    screen = pyte.Screen(COLUMNS, ROWS)
-    pyte.ByteStream(screen).feed(output)
-    lines = [line.rstrip() for line in screen.display]
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
