@@ -24,7 +24,8 @@ SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's en
 EPILOG = """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
-  75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held): retry later
+  75  temporary failure (I/O error such as ENOSPC, lock held, archive root missing with
+      --require-archive-root): retry later
   78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict)
 """
 
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", type=Path, required=True, help="the venue's queue directory")
     parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
     parser.add_argument("--venue", required=True, help="venue name (one path component)")
+    parser.add_argument(
+        "--require-archive-root",
+        action="store_true",
+        help="exit 75 if the archive root does not exist instead of creating it (a mount that is not up)",
+    )
     parser.add_argument("--compress", action="store_true", help="write seekable .q.zst + .q.zst.idx")
     parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
     parser.add_argument(
@@ -92,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         block_size=args.block_size,
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
+        archive_root_must_exist=args.require_archive_root,
     )
     return run(config, log, stop, once=args.once)
 

@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="run three synthetic feeds and their archivers under the supervisor, kill one, show the result",
         description="Create a demo directory with a three-venue fleet config, run a synthetic feed per venue and the "
-        "fleet under supervisord, kill one archiver midway, then stop cleanly and print a per-venue summary.",
+        "fleet under supervisord, kill one archiver 3 s in, then stop cleanly and print a per-venue summary.",
     )
     parser.add_argument(
         "--workdir",
