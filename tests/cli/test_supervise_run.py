@@ -232,3 +232,31 @@ def test_venue_logs_and_their_directory_have_no_world_access(launcher: FleetLaun
     assert stat.S_IMODE((root / "logs").stat().st_mode) & 0o007 == 0
     assert stat.S_IMODE((root / "logs/alpha.log").stat().st_mode) & 0o007 == 0
     assert fleet.terminate() == 0
+
+
+def test_killing_run_and_supervisord_together_leaves_no_archiver_the_next_run_cannot_manage(
+    launcher: FleetLauncher,
+) -> None:
+    root = launcher.root()
+    data = fleet_yaml(root, [{"name": "alpha", "bus": "main"}, {"name": "beta", "bus": "main"}])
+    fleet = launcher.start(root, data)
+    archivers = [venue["pid"] for venue in fleet.status().values()]
+    supervisord = int((fleet.state_dir / "supervisord.pid").read_text())
+    os.kill(fleet.process.pid, signal.SIGKILL)
+    os.kill(supervisord, signal.SIGKILL)
+    fleet.process.wait(10)
+    # Each archiver got SIGTERM from the kernel when its parent died, and stopped cleanly.
+    wait_until(
+        lambda: all(
+            not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+            for pid in archivers
+        ),
+        timeout=15,
+        what="the archivers gone with supervisord",
+    )
+    again = launcher.start(root, data)
+    assert again.ctl("stop", "alpha").returncode == 0
+    assert again.status()["alpha"]["state"] == "stopped"
+    assert again.status()["beta"]["state"] == "running"
+    assert not again.events("restart_scheduled")  # no archiver lock held by a survivor
+    assert again.terminate() == 0
