@@ -38,6 +38,8 @@ class ArchiverConfig:
     block_size: int = DEFAULT_BLOCK_SIZE
     reader_name: str = "raw-archiver"
     poll_ms: int = 1000
+    # A root on its own mount must not be recreated on the disk below it while unmounted.
+    archive_root_must_exist: bool = False
     object_store: StoreSettings | None = None  # for an s3:// root: endpoint, region, addressing style
     transfer: TransferSettings = field(default_factory=TransferSettings)  # for an s3:// root: parts, retries
 
@@ -71,6 +73,7 @@ class RawArchiver:
             config.archive_root,
             config.venue,
             config.stage_options,
+            must_exist=config.archive_root_must_exist,
             store=config.object_store,
             transfer=config.transfer,
             log=log,

@@ -78,11 +78,13 @@ class Destination(Protocol):
 class LocalDestination:
     """`<root>/raw/v1/<venue>/`: temp files under `.staging`, fsync, rename, directory fsync."""
 
-    def __init__(self, root: Path, venue: str, options: StageOptions, *, log: Any) -> None:
+    def __init__(self, root: Path, venue: str, options: StageOptions, *, log: Any, must_exist: bool = False) -> None:
+        """`must_exist`: a missing root is an unmounted disk (exit 75), never created on the disk below it."""
         self._root = root
         self._venue = venue
         self._options = options
         self._log = log
+        self._must_exist = must_exist
         self.layout = ArchiveLayout(root, venue)
 
     @property
@@ -123,13 +125,23 @@ class LocalDestination:
     def _prepare_root(self) -> None:
         root = self._root
         if not root.exists():
-            raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
+            if self._must_exist:
+                raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
+            self._create_root(root)
         if not root.is_dir():
             raise ArchiveRootError(f"archive root {root} is not a directory")
         try:
             make_dirs_durable(self.layout.staging_dir)
         except PermissionError as exc:
             raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
+
+    def _create_root(self, root: Path) -> None:
+        """`mkdir -p` the root, durably; a parent we may not write or that is a file is permanent."""
+        try:
+            make_dirs_durable(root)
+        except (PermissionError, NotADirectoryError) as exc:
+            raise ArchiveRootError(f"archive root {root} cannot be created: {exc}") from exc
+        self._log.info("archive_root_created", archive_root=str(root))
 
     def _remove_leftovers(self) -> None:
         """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""
@@ -143,6 +155,7 @@ def open_destination(
     venue: str,
     options: StageOptions,
     *,
+    must_exist: bool = False,
     store: StoreSettings | None,
     transfer: TransferSettings | None = None,
     log: Any,
@@ -155,4 +168,4 @@ def open_destination(
         return ObjectDestination(
             root, store or StoreSettings(), venue, options, log=log, pause=pause, transfer=transfer
         )
-    return LocalDestination(root, venue, options, log=log)
+    return LocalDestination(root, venue, options, log=log, must_exist=must_exist)

@@ -116,6 +116,6 @@ def _key(path: Path) -> _Key:
     """(mtime, size), or (0, -1) for a file that is not there."""
     try:
         info = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return 0, -1
     return info.st_mtime_ns, info.st_size

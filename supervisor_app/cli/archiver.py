@@ -20,7 +20,7 @@ from supervisor_app.cli import exit_codes
 from supervisor_app.cli.store_arguments import CREDENTIALS_HELP, add_store_arguments, archive_root_arg, store_settings
 from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
-from supervisor_app.json_log import JsonLogger
+from supervisor_app.logs import JsonLogger
 from supervisor_app.parent_death import die_with_parent
 
 SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
@@ -28,8 +28,8 @@ EPILOG = (
     """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
-  75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held,
-      object store down or throttling through every retry): retry later
+  75  temporary failure (I/O error such as ENOSPC, lock held, archive root missing with
+      --require-archive-root, object store down or throttling through every retry): retry later
   78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict,
       object store credentials refused, no such bucket)
 
@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="root of the archive tree: a directory, or s3://bucket/prefix",
     )
     parser.add_argument("--venue", required=True, help="venue name (one path component)")
+    parser.add_argument(
+        "--require-archive-root",
+        action="store_true",
+        help="exit 75 if the archive root does not exist instead of creating it (a mount that is not up)",
+    )
     parser.add_argument("--compress", action="store_true", help="write seekable .q.zst + .q.zst.idx")
     parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
     parser.add_argument(
@@ -129,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         block_size=args.block_size,
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
+        archive_root_must_exist=args.require_archive_root,
         object_store=store_settings(args) if isinstance(root, S3Root) else None,
         transfer=TransferSettings(args.s3_part_size, args.s3_parts_in_flight, args.s3_attempts),
     )

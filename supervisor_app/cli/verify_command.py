@@ -6,15 +6,15 @@ import argparse
 import json
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from supervisor_app.archive.object_store.settings import keep_awscrt_out
-from supervisor_app.archive.verify import VerifyProgress, VerifyReport, verify_archive
 from supervisor_app.archive_root import S3Root
 from supervisor_app.cli import exit_codes
 from supervisor_app.cli.store_arguments import add_store_arguments, archive_root_arg, store_settings
 from supervisor_app.errors import ChronicleFleetError, InvalidVenueError
-from supervisor_app.json_log import JsonLogger
+
+if TYPE_CHECKING:
+    from supervisor_app.archive.verify import VerifyProgress, VerifyReport
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 
@@ -89,12 +89,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace, progress: ProgressLine) -> VerifyReport:
+    """Verify a local archive, or one in an object store (its client, botocore, loaded only then)."""
     root = args.archive_root
     if not isinstance(root, S3Root):
+        from supervisor_app.archive.verify import verify_archive  # loaded by `verify` alone
+
         return verify_archive(root, venue=args.venue, date=args.date, progress=progress)
+    from supervisor_app.archive.object_store.settings import keep_awscrt_out
+
     keep_awscrt_out()
-    from supervisor_app.archive.object_store.client import S3Client  # botocore: only for an s3:// root
+    from supervisor_app.archive.object_store.client import S3Client
     from supervisor_app.archive.object_store.verify import verify_object_archive
+    from supervisor_app.logs import JsonLogger
 
     client = S3Client(root, store_settings(args), log=JsonLogger(sys.stderr, component="verify"))
     try:

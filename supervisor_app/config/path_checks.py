@@ -30,9 +30,7 @@ def path_findings(resolved: Resolved) -> list[Finding]:
     checked: set[S3Root] = set()
     for where, root in _archive_roots(resolved):
         if isinstance(root, Path):
-            findings += [
-                Finding(where, f"{root} {problem}") for problem in _directory_problems(root, _WRITABLE_DIR, "writable")
-            ]
+            findings += [Finding(where, problem) for problem in _archive_root_problems(root, resolved)]
         elif root not in checked:
             checked.add(root)
             problem = _bucket_problem(root, resolved.config.object_store)
@@ -49,6 +47,18 @@ def _archive_roots(resolved: Resolved) -> Iterator[tuple[DataPath, ArchiveRoot]]
         where = resolved.origin(("venues", number, "archive_root"))
         if venue.enabled and venue.archive_root is not None and where is not None:
             yield where, venue.archive_root
+
+
+def _archive_root_problems(archive: Path, resolved: Resolved) -> Iterator[str]:
+    """A root that must exist must be there; one that may be created must be creatable."""
+    if archive.exists() or resolved.config.archive_root_must_exist:
+        for problem in _directory_problems(archive, _WRITABLE_DIR, "writable"):
+            hint = " (archive_root_must_exist is true: is it mounted?)" if problem == "does not exist" else ""
+            yield f"{archive} {problem}{hint}"
+        return
+    parent = next(p for p in archive.parents if p.exists())  # the archivers create the rest
+    for problem in _directory_problems(parent, _WRITABLE_DIR, "writable"):
+        yield f"{archive} cannot be created: {parent} {problem}"
 
 
 def _bucket_problem(root: S3Root, store: StoreSettings) -> str | None:

@@ -65,6 +65,8 @@ def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.exe
     argv = [python, "-m", ARCHIVER_MODULE, "--source", str(venue.queue_dir), "--archive-root", str(archive_root)]
     if isinstance(archive_root, S3Root):
         argv += _store_argv(config.object_store)
+    elif config.archive_root_must_exist:
+        argv.append("--require-archive-root")
     argv += [
         "--venue",
         venue.name,

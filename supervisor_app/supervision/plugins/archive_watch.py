@@ -114,7 +114,7 @@ class ArchiveWatch:
             return self._snapshot
 
     def start(self) -> None:
-        self.observe()
+        self._guarded_round()
         self._thread = threading.Thread(target=self._run, name="archive-watch", daemon=True)
         self._thread.start()
 
@@ -127,11 +127,14 @@ class ArchiveWatch:
         wait = self._interval_s
         while not self._stop.wait(wait):
             started = self._monotonic()
-            try:
-                self.observe()
-            except Exception:  # the watch must outlive any one bad round
-                self._log.exception("archive_watch_failed")
+            self._guarded_round()
             wait = max(self._interval_s, (self._monotonic() - started) / WATCH_DUTY)
+
+    def _guarded_round(self) -> None:
+        try:
+            self.observe()
+        except Exception:  # the watch must outlive any one bad round, and never take run down
+            self._log.exception("archive_watch_failed")
 
     def observe(self) -> None:
         """One round over every venue."""
@@ -150,10 +153,11 @@ class ArchiveWatch:
         # An object store's archive is not read from here (a request per venue per round would cost money):
         # its progress comes from the queue and the reader position alone.
         layout = ArchiveLayout(root, venue.name) if isinstance(root, Path) else None
-        totals = self._totals.totals(layout) if layout is not None else None
+        totals: VenueTotals | None = None
         try:
+            totals = self._totals.totals(layout) if layout is not None else None
             progress = archive_progress(venue.queue_dir, venue.archiver.reader_name, layout, now_ns)
-        except (OSError, ChronicleFleetError) as error:
+        except (OSError, ChronicleFleetError) as error:  # one venue's trouble is that venue's risk, never run's
             risk = Risk("unreadable", f"progress unreadable: {error}")
             return VenueWatch(None, (risk,), str(error), now_ns / 1e9, totals)
         risks = [*_progress_risks(progress), *self._slow_risks(venue, progress, timers)]
