@@ -16,7 +16,7 @@ from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.missing import record_missing
 from supervisor_app.archive.publish import Published, publish_segment
-from supervisor_app.archive.reader_lease import ReaderLease
+from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S, Liveness, ReaderLease
 from supervisor_app.archive.recording import record_segment
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
@@ -47,6 +47,7 @@ class ArchiverConfig:
     block_size: int = DEFAULT_BLOCK_SIZE
     reader_name: str = "raw-archiver"
     poll_ms: int = 1000
+    liveness_timeout_s: float = LIVENESS_TIMEOUT_S
 
     @property
     def stage_options(self) -> StageOptions:
@@ -79,6 +80,7 @@ class RawArchiver:
         self._stop = stop
         self._clock = clock
         self._lease: ReaderLease | None = None
+        self._liveness = Liveness(config.liveness_timeout_s)
         self._said_source_missing = False
 
     def run_once(self) -> PassResult:
@@ -91,7 +93,16 @@ class RawArchiver:
         with self._session():
             while not self._stop.is_set():
                 self._archive_pass()
-                self._stop.wait(self._config.poll_ms / 1000)
+                self._idle(self._config.poll_ms / 1000)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait for the next poll, checking in meanwhile: an idle loop is alive (the poll may outlast the timeout)."""
+        deadline = time.monotonic() + seconds
+        slice_s = self._liveness.timeout_s / 4
+        while (left := deadline - time.monotonic()) > 0:
+            self._liveness.check_in()
+            if self._stop.wait(min(left, slice_s)):
+                return
 
     @contextmanager
     def _session(self) -> Iterator[None]:
@@ -143,7 +154,7 @@ class RawArchiver:
     def _walk_queue(self, lease: ReaderLease, pipeline: _PublishPipeline) -> None:
         expected = lease.position().segment_id
         for segment_id in (i for i in list_segment_ids(self._config.source) if i >= expected):
-            self._check_stop()
+            self._step()
             if segment_id > expected:
                 pipeline.drain()
                 self._record_missing(list(range(expected, segment_id)))
@@ -154,7 +165,7 @@ class RawArchiver:
                     return  # the writer's current segment: everything after it is newer still
                 started = time.monotonic()
                 staged = stage_segment(
-                    path, segment_id, self._layout.staging_dir, self._config.stage_options, self._check_stop
+                    path, segment_id, self._layout.staging_dir, self._config.stage_options, self._step
                 )
             except FileNotFoundError:
                 if path.exists():
@@ -180,7 +191,15 @@ class RawArchiver:
                 self._log.warning("source_missing", source=str(source), action="waiting for the queue to appear")
                 self._said_source_missing = True
             return None
-        lease = ReaderLease(source, self._config.reader_name, clock=self._clock, log=self._log)
+        lease = ReaderLease(
+            source,
+            self._config.reader_name,
+            clock=self._clock,
+            log=self._log,
+            liveness=self._liveness,
+            venue=self._config.venue,
+            archive_root=self._config.archive_root,
+        )
         position = lease.open()
         self._lease = lease
         self._log.info(
@@ -190,8 +209,12 @@ class RawArchiver:
 
     def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
         """Make a staged segment durable under its final names, record it, then commit past it."""
-        published = publish_segment(staged, self._layout, self._config.stage_options, self._clock())
+        self._liveness.check_in()
+        published = publish_segment(
+            staged, self._layout, self._config.stage_options, self._clock(), step=self._liveness.check_in
+        )
         entry = self._record(published)
+        self._liveness.check_in()
         lease.commit(staged.segment_id + 1)
         self._log.info(
             "segment_archived",
@@ -225,7 +248,9 @@ class RawArchiver:
                 reason="deleted from the source before they were archived (retention, or by hand)",
             )
 
-    def _check_stop(self) -> None:
+    def _step(self) -> None:
+        """Between two steps of the work (staging windows, segments): check in, and stop if asked."""
+        self._liveness.check_in()
         if self._stop.is_set():
             raise StopRequested()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +35,18 @@ class Published:
     entry: SegmentEntry
 
 
-def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: StageOptions, now_ns: int) -> Published:
-    """Rename the staged files into the partition of the segment's earliest event and fsync it."""
+def publish_segment(
+    staged: StagedSegment,
+    layout: ArchiveLayout,
+    options: StageOptions,
+    now_ns: int,
+    *,
+    step: Callable[[], None] = lambda: None,
+) -> Published:
+    """Rename the staged files into the partition of the segment's earliest event and fsync it.
+
+    `step` is called between the slow steps (fsyncs, checks of files already there).
+    """
     date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
     files = layout.segment_files(date, staged.segment_id)
     make_dirs_durable(files.raw.parent, up_to=layout.venue_dir)
@@ -46,15 +57,19 @@ def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: Stage
         for tmp in (staged.raw_tmp, staged.zst_tmp):
             if tmp is not None:
                 fsync_file(tmp)
+                step()
         _place_raw(staged.raw_tmp, files.raw, source)
+        step()
         if staged.zst_tmp is not None and staged.index is not None:
             index, kept_existing = _place_zst(staged.zst_tmp, files.zst, staged.index, source)
             level = None if kept_existing else options.level
+            step()
             _place_index(index, files.idx)
     finally:
         staged.discard()  # whatever was not renamed into place
     fsync_dir(files.raw.parent)
     fsync_dir(layout.staging_dir)
+    step()
     entry = SegmentEntry(
         segment_id=staged.segment_id,
         raw_size=staged.raw_size,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
@@ -34,6 +35,16 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
         value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{value} is outside {low:g}..{high:g}")
         return value
 
     return parse
@@ -64,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
     )
     parser.add_argument(
+        "--liveness-timeout",
+        type=_seconds(1, 3600),
+        default=LIVENESS_TIMEOUT_S,
+        metavar="S",
+        help="stop the reader heartbeat when the work has not moved for S seconds, so that a hung archiver "
+        f"looks hung to the supervisor (default {LIVENESS_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
         "--log-format",
         choices=("auto", "json", "console"),
         default="auto",
@@ -92,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         block_size=args.block_size,
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
+        liveness_timeout_s=args.liveness_timeout,
     )
     return run(config, log, stop, once=args.once)
 
