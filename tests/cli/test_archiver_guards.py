@@ -144,3 +144,22 @@ def test_the_lock_binds_the_queue_and_reader_not_the_archive(queue: Path, tmp_pa
         assert second.returncode == 75 and f"pid {first.pid}" in second.stderr
     finally:
         assert stop(first) == 0
+
+
+def test_an_idle_loop_with_a_poll_longer_than_the_liveness_timeout_keeps_beating(queue: Path, tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    root.mkdir()
+    log = tmp_path / "archiver.log"
+    proc = start(archiver_cmd(queue, root, VENUE, "--poll-ms", "20000", "--liveness-timeout", "1"), log)
+    reader = position_path(queue, "raw-archiver")
+    try:
+        wait_until(lambda: reader.exists() and load_position(reader).segment_id == 2, what="segments 0-1 archived")
+        idle_since = load_position(reader).heartbeat_ns
+        wait_until(
+            lambda: load_position(reader).heartbeat_ns > idle_since + 3 * HEARTBEAT_INTERVAL_S * 1e9,
+            timeout=20,
+            what="beats while idle",
+        )
+    finally:
+        assert stop(proc) == 0
+    assert not events(log, "main_loop_stalled")
