@@ -18,6 +18,7 @@ from supervisor_app.archive.missing import record_missing
 from supervisor_app.archive.publish import Published, publish_segment
 from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S, Liveness, ReaderLease
 from supervisor_app.archive.recording import record_segment
+from supervisor_app.archive.resets import QueueReset, load_resets, record_reset
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
 from supervisor_app.chronicle.segment import (
@@ -28,8 +29,10 @@ from supervisor_app.chronicle.segment import (
 from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.errors import (
     ArchiveBusyError,
+    ArchiveConflictError,
     ArchiveRootError,
     ArchiveRootMissingError,
+    CorruptArchiveError,
 )
 from supervisor_app.file_lock import exclusive_lock
 
@@ -152,8 +155,11 @@ class RawArchiver:
         return PassResult(archived=pipeline.published, source_present=True)
 
     def _walk_queue(self, lease: ReaderLease, pipeline: _PublishPipeline) -> None:
+        ids = list_segment_ids(self._config.source)
         expected = lease.position().segment_id
-        for segment_id in (i for i in list_segment_ids(self._config.source) if i >= expected):
+        if ids and ids[-1] < expected:
+            expected = self._queue_reset(lease, expected, ids)
+        for segment_id in (i for i in ids if i >= expected):
             self._step()
             if segment_id > expected:
                 pipeline.drain()
@@ -207,13 +213,39 @@ class RawArchiver:
         )
         return lease
 
+    def _queue_reset(self, lease: ReaderLease, position: int, ids: list[int]) -> int:
+        """Every segment in the queue is below our position: its ids restarted. Move down to the oldest, loudly.
+
+        Our writer's segment at the position (unsealed, or sealed and next to be archived)
+        is normal; a queue with no segment at all is one being created. Only a queue whose
+        every segment is below the position was recreated with its old readers/ kept, and
+        retention would delete all of it, since our reader says we are past it.
+        """
+        reset = QueueReset(self._clock(), position, ids[0], ids[-1], str(self._config.source))
+        record_reset(self._layout.queue_resets_path, self._config.venue, reset)
+        self._log.error(
+            "queue_reset",
+            previous_position=position,
+            oldest_segment=ids[0],
+            newest_segment=ids[-1],
+            source=str(self._config.source),
+            record=str(self._layout.queue_resets_path),
+            action=f"moving the reader position down to segment {ids[0]}, so that retention keeps the queue, "
+            "and archiving it; an id archived before with other bytes stops the archiver (exit 78)",
+        )
+        lease.commit(ids[0])
+        return ids[0]
+
     def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
         """Make a staged segment durable under its final names, record it, then commit past it."""
         self._liveness.check_in()
-        published = publish_segment(
-            staged, self._layout, self._config.stage_options, self._clock(), step=self._liveness.check_in
-        )
-        entry = self._record(published)
+        try:
+            published = publish_segment(
+                staged, self._layout, self._config.stage_options, self._clock(), step=self._liveness.check_in
+            )
+            entry = self._record(published)
+        except ArchiveConflictError as conflict:
+            raise self._explained(conflict, staged.segment_id) from conflict
         self._liveness.check_in()
         lease.commit(staged.segment_id + 1)
         self._log.info(
@@ -237,8 +269,28 @@ class RawArchiver:
             self._log.info("meta_migrated", partition=str(published.partition_dir), entries=recorded.migrated)
         return recorded.entry
 
+    def _explained(self, conflict: ArchiveConflictError, segment_id: int) -> ArchiveConflictError:
+        """The conflict, with what to do about it when a queue reset explains it."""
+        path = self._layout.queue_resets_path
+        try:
+            resets = [r for r in load_resets(path) if r.covers(segment_id)]
+        except CorruptArchiveError:
+            return conflict  # the record's own damage is reported by verify; the conflict stands as it is
+        if not resets:
+            return conflict
+        return ArchiveConflictError(
+            f"{conflict}: the queue's segment ids restarted below what was archived (queue_reset, recorded in "
+            f"{path}), and its segment {segment_id} is not the one archived under that id. To archive the new "
+            "queue, give the venue a new name in the config (its archive then starts afresh) and reload; until "
+            "then the venue is held and the reader lease keeps the queue's segments"
+        )
+
     def _record_missing(self, segment_ids: list[int]) -> None:
-        new = record_missing(self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock())
+        # Ids before the last queue reset were another queue's: those losses do not stand for these.
+        since = max((r.detected_at_ns for r in load_resets(self._layout.queue_resets_path)), default=0)
+        new = record_missing(
+            self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock(), since_ns=since
+        )
         if new:
             self._log.error(
                 "segments_missing",

@@ -11,6 +11,8 @@ from supervisor_app.errors import InvalidVenueError
 LAYOUT_VERSION = "v1"
 META_FILE_NAME = "meta.json"
 MISSING_FILE_NAME = "missing-segments.json"
+QUEUE_RESETS_FILE_NAME = "queue-resets.json"
+ACKNOWLEDGED_FILE_NAME = "acknowledged-losses.json"
 STAGING_DIR_NAME = ".staging"
 LOCK_FILE_NAME = ".archiver.lock"
 
@@ -70,6 +72,14 @@ class ArchiveLayout:
     @property
     def missing_segments_path(self) -> Path:
         return self.venue_dir / MISSING_FILE_NAME
+
+    @property
+    def queue_resets_path(self) -> Path:
+        return self.venue_dir / QUEUE_RESETS_FILE_NAME
+
+    @property
+    def acknowledged_path(self) -> Path:
+        return self.venue_dir / ACKNOWLEDGED_FILE_NAME
 
     def partition_dir(self, date: dt.date) -> Path:
         return self.venue_dir / date.isoformat() / "raw"
