@@ -23,6 +23,7 @@ from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEV
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
 from supervisor_app.chronicle.segment import (
     list_segment_ids,
+    queue_segment_size,
     read_segment_header,
     segment_name,
 )
@@ -159,6 +160,7 @@ class RawArchiver:
         expected = lease.position().segment_id
         if ids and ids[-1] < expected:
             expected = self._queue_reset(lease, expected, ids)
+        segment_size = queue_segment_size(self._config.source)  # a sealed segment shorter than this was cut
         for segment_id in (i for i in ids if i >= expected):
             self._step()
             if segment_id > expected:
@@ -171,7 +173,12 @@ class RawArchiver:
                     return  # the writer's current segment: everything after it is newer still
                 started = time.monotonic()
                 staged = stage_segment(
-                    path, segment_id, self._layout.staging_dir, self._config.stage_options, self._step
+                    path,
+                    segment_id,
+                    self._layout.staging_dir,
+                    self._config.stage_options,
+                    self._step,
+                    segment_size=segment_size,
                 )
             except FileNotFoundError:
                 if path.exists():
@@ -247,6 +254,8 @@ class RawArchiver:
         except ArchiveConflictError as conflict:
             raise self._explained(conflict, staged.segment_id) from conflict
         self._liveness.check_in()
+        if entry.corrupt:
+            self._log_corrupt(entry, published)
         lease.commit(staged.segment_id + 1)
         self._log.info(
             "segment_archived",
@@ -258,6 +267,21 @@ class RawArchiver:
             records=entry.record_count,
             event_time_range=entry.event_time_range,
             duration_s=round(time.monotonic() - started, 3),
+        )
+
+    def _log_corrupt(self, entry: SegmentEntry, published: Published) -> None:
+        self._log.error(
+            "segment_corrupt",
+            segment_id=entry.segment_id,
+            source=str(self._config.source / segment_name(entry.segment_id)),
+            found=entry.findings_text(),
+            first_bad_offset=entry.first_bad_offset,
+            bad_record_count=entry.bad_record_count,
+            truncated=entry.truncated,
+            data_after_end=entry.data_after_end,
+            dated_by=entry.dated_by,
+            destination=str(published.partition_dir),
+            action="archived byte for byte as it is; verify reports it until it is acknowledged",
         )
 
     def _record(self, published: Published) -> SegmentEntry:

@@ -79,6 +79,11 @@ def publish_segment(
         files=_present_files(files),
         zstd=None if index is None else ZstdInfo(level=level, block_size=index.block_size, frames=len(index.entries)),
         archived_at_ns=now_ns,
+        bad_record_count=staged.scan.bad_record_count,
+        first_bad_offset=staged.scan.first_bad_offset,
+        truncated=staged.scan.truncated,
+        data_after_end=staged.scan.data_after_end,
+        dated_by=_dated_by(staged),
     )
     return Published(files.raw.parent, files, entry)
 
@@ -132,6 +137,13 @@ def _place_index(index: SeekIndex, final: Path) -> None:
 
 def _present_files(files: SegmentFiles) -> tuple[ArchivedFile, ...]:
     return tuple(ArchivedFile(p.name, p.stat().st_size) for p in (files.raw, files.zst, files.idx) if p.exists())
+
+
+def _dated_by(staged: StagedSegment) -> str:
+    """What `partition_date` went by: the scan's time range covers good records only."""
+    if staged.scan.min_timestamp_ns is None:
+        return "mtime"
+    return "good_records" if staged.scan.corrupt else "records"
 
 
 def _time_range(staged: StagedSegment) -> tuple[int, int] | None:

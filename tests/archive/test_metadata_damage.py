@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator, validators
 
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.losses import load_acknowledgements
 from supervisor_app.archive.meta import LegacyMeta, load_partition_meta, load_sidecar
 from supervisor_app.archive.metadata_files import Fields
 from supervisor_app.archive.missing import load_missing
@@ -69,6 +70,17 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reset = {"detected_at_ns": 5, "previous_position": 12, "oldest_segment": 0, "newest_segment": 5, "source": "/q"}
     resets = {"venue": DAMAGED, "queue_resets": [reset]}
     (base / "archive/raw/v1" / DAMAGED / "queue-resets.json").write_text(json.dumps(resets, indent=2))
+    ack = {
+        "by": "alice",
+        "at_ns": 7,
+        "reason": None,
+        "selection": "all",
+        "missing": [{"segment_id": 9, "detected_at_ns": 1}],
+        "corrupt": [{"date": "2026-01-24", "segment_id": 2}],
+        "queue_resets": [{"detected_at_ns": 5}],
+    }
+    acks = {"venue": DAMAGED, "acknowledgements": [ack]}
+    (base / "archive/raw/v1" / DAMAGED / "acknowledged-losses.json").write_text(json.dumps(acks, indent=2))
     return base
 
 
@@ -103,6 +115,7 @@ READERS: dict[str, tuple[str, Callable[[Path], object], str]] = {
     "sidecar": (f"{PARTITION}/000000001.meta.json", load_sidecar, "sidecar"),
     "missing": ("missing-segments.json", load_missing, "missing_segments"),
     "resets": ("queue-resets.json", load_resets, "queue_resets"),
+    "acknowledged": ("acknowledged-losses.json", load_acknowledgements, "acknowledged_losses"),
 }
 
 
