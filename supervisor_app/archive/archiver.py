@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +36,7 @@ from supervisor_app.errors import (
     ArchiveRootError,
     ArchiveRootMissingError,
     CorruptArchiveError,
+    CorruptSegmentError,
 )
 from supervisor_app.file_lock import exclusive_lock
 
@@ -113,7 +116,8 @@ class RawArchiver:
         self._prepare_archive_root()
         # Two archivers on one venue's archive would race on the same temp files.
         lock = self._layout.lock_path
-        with exclusive_lock(lock, held_elsewhere=lambda: ArchiveBusyError(f"another archiver holds {lock}")):
+        busy = ArchiveBusyError(f"another archiver holds {lock}")
+        with exclusive_lock(lock, held_elsewhere=lambda: busy, follow_symlinks=False):
             self._remove_leftovers()
             try:
                 yield
@@ -130,10 +134,18 @@ class RawArchiver:
             raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
         if not root.is_dir():
             raise ArchiveRootError(f"archive root {root} is not a directory")
+        staging = self._layout.staging_dir
+        self._layout.refuse_symlinks(staging)
         try:
-            make_dirs_durable(self._layout.staging_dir)
+            make_dirs_durable(staging)
         except PermissionError as exc:
             raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
+        if os.stat(staging).st_dev != os.stat(self._layout.venue_dir).st_dev:
+            # A staged file could never be renamed into place (EXDEV): no retry would help.
+            raise ArchiveRootError(
+                f"{staging} is on another filesystem than {self._layout.venue_dir} (a mount?): staged files are "
+                "renamed into place, so it must be a plain directory on the archive's filesystem"
+            )
 
     def _remove_leftovers(self) -> None:
         """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""
@@ -169,6 +181,7 @@ class RawArchiver:
                 lease.commit(segment_id)
             path = self._config.source / segment_name(segment_id)
             try:
+                _check_segment_file(path)
                 if not read_segment_header(path, expected_id=segment_id).sealed:
                     return  # the writer's current segment: everything after it is newer still
                 started = time.monotonic()
@@ -329,6 +342,14 @@ class RawArchiver:
         self._liveness.check_in()
         if self._stop.is_set():
             raise StopRequested()
+
+
+def _check_segment_file(path: Path) -> None:
+    """CorruptSegmentError unless `path` is a regular file (a directory or a FIFO under a segment's name is no segment)."""
+    mode = os.stat(path).st_mode  # FileNotFoundError: the caller's (retention got there first)
+    if not stat.S_ISREG(mode):
+        kind = "directory" if stat.S_ISDIR(mode) else "FIFO" if stat.S_ISFIFO(mode) else "special file"
+        raise CorruptSegmentError(f"{path}: is a {kind}, not a segment file; move it out of the queue")
 
 
 class _PublishPipeline:

@@ -23,7 +23,7 @@ from supervisor_app.durable import (
     make_dirs_durable,
     write_file_atomically,
 )
-from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError
+from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, UnsafePathError
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,13 @@ def publish_segment(
     """
     date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
     files = layout.segment_files(date, staged.segment_id)
+    layout.refuse_symlinks(files.raw.parent)
     make_dirs_durable(files.raw.parent, up_to=layout.venue_dir)
+    for final in (files.raw, files.zst, files.idx):
+        if final.is_symlink():
+            raise UnsafePathError(
+                f"{final}: is a symbolic link (to {os.readlink(final)}); an archive file must be a regular file"
+            )
     source = Digest(staged.raw_size, staged.raw_crc32)
     level: int | None = None
     index: SeekIndex | None = None

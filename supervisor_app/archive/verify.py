@@ -68,6 +68,7 @@ class _Snapshot:
     meta_problem: Finding | None
     present: dict[int, int]  # segment id -> a bit per archive file present, then one for its sidecar
     strays: list[Path]  # archive-like names of no segment
+    links: list[Path]  # symbolic links, never followed
     changed: bool  # meta.json kept changing while the directory was listed
 
 
@@ -100,6 +101,7 @@ def verify_archive(
     partitions: list[tuple[Path, Acknowledged]] = []
     layouts = list(_venues(root, venue, losses.problems))
     for layout in layouts:
+        losses.problems += _venue_symlinks(layout)
         losses.problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
         acknowledged = losses.venue_records(layout)
         partitions += [(d, acknowledged) for d in layout.partition_dirs() if date is None or d.parent.name == date]
@@ -185,7 +187,9 @@ def verify_segment(
     names = {f.name for f in entry.files}
     for archived in entry.files:
         path = directory / archived.name
-        if not path.is_file():
+        if path.is_symlink():
+            findings.append(Finding(path, f"listed in {recorded_in} but a symbolic link: not verified"))
+        elif not path.is_file():
             findings.append(Finding(path, f"listed in {recorded_in} but missing"))
         elif path.stat().st_size != archived.size:
             findings.append(Finding(path, f"is {path.stat().st_size} bytes, {recorded_in} says {archived.size}"))
@@ -219,19 +223,48 @@ def _digest_finding(path: Path, actual: Digest, expected: Digest, recorded_in: s
 
 
 def _venues(root: Path, venue: str | None, problems: list[Finding]) -> Iterator[ArchiveLayout]:
+    """The venues to verify; symbolic links on the way are reported, never followed."""
     base = root / "raw" / LAYOUT_VERSION
+    links = [p for p in (root / "raw", base) if p.is_symlink()]
+    if links:
+        problems.append(_symlink(links[0]))
+        return
     if venue is not None:
         layout = ArchiveLayout(root, venue)
-        if not layout.venue_dir.is_dir():
+        if layout.venue_dir.is_symlink():
+            problems.append(_symlink(layout.venue_dir))
+        elif not layout.venue_dir.is_dir():
             problems.append(Finding(layout.venue_dir, f"no archive for venue {venue!r}"))
-            return
-        yield layout
+        else:
+            yield layout
         return
     if not base.is_dir():
         problems.append(Finding(base, "no raw archive here"))
         return
-    for directory in sorted(p for p in base.iterdir() if p.is_dir()):
-        yield ArchiveLayout(root, directory.name)
+    for directory in sorted(base.iterdir()):
+        if directory.is_symlink():
+            problems.append(_symlink(directory))
+        elif directory.is_dir():
+            yield ArchiveLayout(root, directory.name)
+
+
+def _venue_symlinks(layout: ArchiveLayout) -> list[Finding]:
+    """Links in the venue directory and where its partitions would be (`<date>/raw`): never followed."""
+    found = []
+    for entry in sorted(layout.venue_dir.iterdir()):
+        if entry.is_symlink():
+            found.append(_symlink(entry))
+        elif entry.is_dir() and (entry / "raw").is_symlink():
+            found.append(_symlink(entry / "raw"))
+    return found
+
+
+def _symlink(path: Path) -> Finding:
+    return Finding(
+        path,
+        f"symbolic link (to {os.readlink(path)}): an archive holds only real files and directories, "
+        "and verify does not follow links",
+    )
 
 
 def _expected_totals(directory: Path) -> tuple[int, int]:
@@ -250,6 +283,7 @@ def _verify_partition(
     snapshot = _snapshot(directory)
     meta_path = directory / META_FILE_NAME
     problems = [Finding(p, "archive file not recorded in any metadata") for p in snapshot.strays]
+    problems += [_symlink(p) for p in snapshot.links]
     if snapshot.meta_problem is not None:
         problems.append(snapshot.meta_problem)
     if isinstance(snapshot.meta, LegacyMeta):
@@ -289,12 +323,12 @@ def _snapshot(directory: Path) -> _Snapshot:
     """meta.json and the listing, consistent: meta.json read before and after the listing is the same."""
     before = _read_meta(directory / META_FILE_NAME)
     for _ in range(SNAPSHOT_ATTEMPTS):
-        present, strays = _scan(directory)
+        present, strays, links = _scan(directory)
         after = _read_meta(directory / META_FILE_NAME)
         if after == before:
-            return _Snapshot(after[0], after[1], present, strays, changed=False)
+            return _Snapshot(after[0], after[1], present, strays, links, changed=False)
         before = after
-    return _Snapshot(after[0], after[1], present, strays, changed=True)
+    return _Snapshot(after[0], after[1], present, strays, links, changed=True)
 
 
 def _read_meta(path: Path) -> tuple[PartitionSummary | LegacyMeta | None, Finding | None]:
@@ -374,13 +408,18 @@ def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: Partiti
     return findings
 
 
-def _scan(directory: Path) -> tuple[dict[int, int], list[Path]]:
-    """Per segment id, a bit per archive file present (then one for its sidecar); and archive-like names of no segment."""
+def _scan(directory: Path) -> tuple[dict[int, int], list[Path], list[Path]]:
+    """Per segment id, a bit per archive file present (then one for its sidecar); archive-like names of no
+    segment; and symbolic links (not counted as present: verify does not follow them)."""
     present: dict[int, int] = {}
     strays = []
+    links = []
     with os.scandir(directory) as entries:
         for item in entries:
             name = item.name
+            if item.is_symlink():
+                links.append(directory / name)
+                continue
             sidecar_id = sidecar_segment_id(name)
             if sidecar_id is not None:
                 present[sidecar_id] = present.get(sidecar_id, 0) | _SIDECAR_BIT
@@ -393,7 +432,7 @@ def _scan(directory: Path) -> tuple[dict[int, int], list[Path]]:
             else:
                 bit = 1 << segment_file_names(segment_id).index(name)
                 present[segment_id] = present.get(segment_id, 0) | bit
-    return present, sorted(strays)
+    return present, sorted(strays), sorted(links)
 
 
 def _archive_file_segment(name: str) -> int | None:

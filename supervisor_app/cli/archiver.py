@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -25,9 +26,14 @@ SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's en
 EPILOG = """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
-  75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held): retry later
-  78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict)
+  75  temporary failure (I/O error such as ENOSPC or EIO, archive root missing, lock held): retry later
+  78  permanent failure (bad venue, archive root unusable, permission denied, read-only filesystem,
+      a path that is a symbolic link or not what it should be, corrupt segment, archive conflict)
 """
+# OSErrors no retry cures: a person must change a permission, a mount or a path first.
+PERMANENT_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.EXDEV, errno.ELOOP, errno.EISDIR, errno.ENOTDIR}
+)
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -143,7 +149,11 @@ def run(config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once:
     except PermanentError as exc:
         log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=True)
         return exit_codes.CONFIG
-    except (TemporaryError, OSError) as exc:
+    except OSError as exc:
+        permanent = exc.errno in PERMANENT_ERRNOS
+        log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=permanent)
+        return exit_codes.CONFIG if permanent else exit_codes.TEMPFAIL
+    except TemporaryError as exc:
         log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=False)
         return exit_codes.TEMPFAIL
     except ChronicleFleetError as exc:
