@@ -2,6 +2,7 @@
 
 from supervisor_app.archive.archiver import ArchiverConfig, PassResult, RawArchiver
 from supervisor_app.archive.layout import ArchiveLayout, partition_date, validate_venue
+from supervisor_app.archive.losses import LossCounter, LossCounts, acknowledge_losses, loss_counts
 from supervisor_app.archive.meta import (
     LegacyMeta,
     PartitionSummary,
@@ -11,6 +12,7 @@ from supervisor_app.archive.meta import (
     partition_entries,
 )
 from supervisor_app.archive.progress import ArchiveProgress, archive_progress
+from supervisor_app.archive.queue_lock import LockHolder, queue_lock_holder
 from supervisor_app.archive.reader_lease import ReaderLease, refresh_reader
 from supervisor_app.archive.recording import record_segment
 from supervisor_app.archive.seekable_zstd import SeekIndex, iter_frames, read_at, read_index
@@ -22,6 +24,9 @@ __all__ = [
     "ArchiverConfig",
     "Finding",
     "LegacyMeta",
+    "LockHolder",
+    "LossCounter",
+    "LossCounts",
     "PartitionSummary",
     "PassResult",
     "RawArchiver",
@@ -29,12 +34,15 @@ __all__ = [
     "SeekIndex",
     "SegmentEntry",
     "VerifyReport",
+    "acknowledge_losses",
     "archive_progress",
     "iter_frames",
     "load_partition_meta",
     "load_sidecar",
+    "loss_counts",
     "partition_date",
     "partition_entries",
+    "queue_lock_holder",
     "read_at",
     "read_index",
     "record_segment",
