@@ -23,6 +23,7 @@ from supervisor_app.supervision import control
 from supervisor_app.supervision.engine import Engine
 from supervisor_app.supervision.install import checked_fleet, install
 from supervisor_app.supervision.plugins.archive_watch import ArchiveWatch
+from supervisor_app.supervision.plugins.metrics import FleetMetrics, MetricsExporter
 from supervisor_app.supervision.plugins.systemd_notify import SystemdNotifier
 from supervisor_app.supervision.render import RenderedFleet
 from supervisor_app.supervision.state_files import StateFiles, make_private_dir
@@ -97,6 +98,8 @@ def _supervise(path: Path, config: FleetConfig, rendered: RenderedFleet, log: An
         watch = ArchiveWatch(config.archive_root, config.venues, log=log)
         notifier = SystemdNotifier()
         cleanup.callback(notifier.close)
+        records = VenueRecords(files.venue_records, log=log)
+        metrics = FleetMetrics(records)
         engine = Engine(
             config,
             rendered,
@@ -107,16 +110,20 @@ def _supervise(path: Path, config: FleetConfig, rendered: RenderedFleet, log: An
             supervisord_alive=daemon.alive,
             waker=wakeup,
             log=log,
-            records=VenueRecords(files.venue_records, log=log),
+            records=records,
             watch=watch,
             supervisord_pid=daemon.pid,
             last_errors=last_errors,
-            observers=(notifier,),
+            observers=(notifier, metrics),
         )
         cleanup.enter_context(_signals_to(engine))
         daemon.wait_ready(client, SUPERVISORD_START_TIMEOUT_S, files.supervisord_log)
         watch.start()
         cleanup.callback(watch.close)
+        if config.supervisor.metrics.enabled:
+            exporter = MetricsExporter(config.supervisor.metrics, metrics, log=log)
+            exporter.start()
+            cleanup.callback(exporter.close)
         server = control.ControlServer(files.control_socket, control.engine_handler(engine, _answer_timeout(config)))
         server.start()
         cleanup.callback(server.close)
