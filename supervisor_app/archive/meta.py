@@ -32,6 +32,10 @@ SIDECAR_SUFFIX = ".meta.json"
 MAX_SEGMENT_ID = 999_999_999  # nine digits in every file name
 _ID_DIGITS = 9
 _CRC32 = re.compile("[0-9a-f]{8}")
+# How a segment's partition date was chosen: its earliest record; its earliest good record
+# (the segment is corrupt, bad records are not trusted); its file's mtime (no good record).
+DATED_BY = ("records", "good_records", "mtime")
+_DATED_BY = re.compile("|".join(DATED_BY))
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,33 @@ class SegmentEntry:
     files: tuple[ArchivedFile, ...]
     zstd: ZstdInfo | None
     archived_at_ns: int
+    # What the record check found in the source (chronicle.records.RecordSummary); the bytes are archived as they were.
+    bad_record_count: int = 0
+    first_bad_offset: int | None = None  # where the first finding starts; None: the segment is healthy
+    truncated: bool = False
+    data_after_end: bool = False
+    dated_by: str = "records"  # one of DATED_BY
 
     @property
     def stored_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+    @property
+    def corrupt(self) -> bool:
+        return self.first_bad_offset is not None
+
+    def findings_text(self) -> str:
+        """What the record check found, in words ("" for a healthy segment)."""
+        if not self.corrupt:
+            return ""
+        found = []
+        if self.bad_record_count:
+            found.append(f"{self.bad_record_count} bad record(s) (payload CRC-32 or header wrong)")
+        if self.truncated:
+            found.append("truncated (a record runs past the end, or the file is shorter than the queue's segments)")
+        if self.data_after_end:
+            found.append("non-zero bytes after the last record")
+        return f"{'; '.join(found)}; first at offset {self.first_bad_offset}"
 
     def same_source(self, other: SegmentEntry) -> bool:
         """Both describe the same source bytes."""
@@ -94,6 +121,11 @@ class SegmentEntry:
             if self.zstd is None
             else {"level": self.zstd.level, "block_size": self.zstd.block_size, "frames": self.zstd.frames},
             "archived_at_ns": self.archived_at_ns,
+            "bad_record_count": self.bad_record_count,
+            "first_bad_offset": self.first_bad_offset,
+            "truncated": self.truncated,
+            "data_after_end": self.data_after_end,
+            "dated_by": self.dated_by,
         }
 
     @classmethod
@@ -101,12 +133,13 @@ class SegmentEntry:
         """Read and check an entry (CorruptArchiveError names the file and the field)."""
         segment_id = fields.integer("segment_id", maximum=MAX_SEGMENT_ID)
         zstd = fields.optional_object("zstd")
-        return cls(
+        time_range = fields.time_range("event_time_range")
+        entry = cls(
             segment_id=segment_id,
             raw_size=fields.integer("raw_size"),
             raw_crc32=int(fields.text("raw_crc32", pattern=_CRC32), 16),
             record_count=fields.integer("record_count"),
-            event_time_range=fields.time_range("event_time_range"),
+            event_time_range=time_range,
             files=_archived_files(fields, segment_id),
             zstd=None
             if zstd is None
@@ -116,7 +149,21 @@ class SegmentEntry:
                 frames=zstd.integer("frames"),
             ),
             archived_at_ns=fields.integer("archived_at_ns"),
+            # Entries written before the record check was recorded lack these: they were not checked as corrupt.
+            bad_record_count=fields.integer("bad_record_count") if fields.has("bad_record_count") else 0,
+            first_bad_offset=fields.optional_integer("first_bad_offset") if fields.has("first_bad_offset") else None,
+            truncated=fields.boolean("truncated") if fields.has("truncated") else False,
+            data_after_end=fields.boolean("data_after_end") if fields.has("data_after_end") else False,
+            dated_by=fields.text("dated_by", pattern=_DATED_BY)
+            if fields.has("dated_by")
+            else ("records" if time_range else "mtime"),
         )
+        found = entry.bad_record_count or entry.truncated or entry.data_after_end
+        if bool(found) != entry.corrupt:
+            raise fields.error(
+                "first_bad_offset", "must be set exactly when bad_record_count, truncated or data_after_end is"
+            )
+        return entry
 
 
 def _archived_files(fields: Fields, segment_id: int) -> tuple[ArchivedFile, ...]:
@@ -165,6 +212,7 @@ class PartitionSummary:
     raw_bytes: int = 0
     stored_bytes: int = 0
     last_applied: SegmentEntry | None = None  # counted last; its sidecar may not be written yet
+    corrupt_segment_count: int = 0  # segments archived although the record check found them corrupt
 
     def with_entry(self, entry: SegmentEntry, previous: SegmentEntry | None) -> PartitionSummary:
         """The summary once `entry` is recorded; `previous` is the version of that segment it counts already."""
@@ -176,11 +224,13 @@ class PartitionSummary:
                 last_segment_id=_larger(self.last_segment_id, entry.segment_id),
                 raw_bytes=self.raw_bytes + entry.raw_size,
                 stored_bytes=self.stored_bytes + entry.stored_bytes,
+                corrupt_segment_count=self.corrupt_segment_count + entry.corrupt,
             )
         return replace(
             self._touched_by(entry),
             raw_bytes=self.raw_bytes - previous.raw_size + entry.raw_size,
             stored_bytes=self.stored_bytes - previous.stored_bytes + entry.stored_bytes,
+            corrupt_segment_count=self.corrupt_segment_count - previous.corrupt + entry.corrupt,
         )
 
     def _touched_by(self, entry: SegmentEntry) -> PartitionSummary:
@@ -206,6 +256,7 @@ class PartitionSummary:
             "raw_bytes": self.raw_bytes,
             "stored_bytes": self.stored_bytes,
             "last_applied": None if self.last_applied is None else self.last_applied.to_json(),
+            "corrupt_segment_count": self.corrupt_segment_count,
         }
 
     @classmethod
@@ -225,12 +276,16 @@ class PartitionSummary:
             raw_bytes=fields.integer("raw_bytes"),
             stored_bytes=fields.integer("stored_bytes"),
             last_applied=None if last is None else SegmentEntry.from_fields(last),
+            # Summaries written before corrupt segments were counted lack it: none was counted as corrupt then.
+            corrupt_segment_count=fields.integer("corrupt_segment_count") if fields.has("corrupt_segment_count") else 0,
         )
         _check_summary(summary, fields.path)
         return summary
 
 
 def _check_summary(summary: PartitionSummary, path: Path) -> None:
+    if summary.corrupt_segment_count > summary.segment_count:
+        raise corrupt(path, "corrupt_segment_count", f"{summary.corrupt_segment_count} is more than segment_count")
     optional = (summary.first_segment_id, summary.last_segment_id, summary.last_archived_at_ns, summary.last_applied)
     if summary.segment_count == 0:
         if any(value is not None for value in optional):
