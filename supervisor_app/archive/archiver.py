@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +275,8 @@ class RawArchiver:
             published = publish_segment(
                 staged, self._layout, self._config.stage_options, self._clock(), step=self._liveness.check_in
             )
+            archive_ms = round((time.monotonic() - started) * 1000)  # staged, durable: what the histogram measures
+            published = replace(published, entry=replace(published.entry, archive_ms=archive_ms))
             entry = self._record(published)
         except ArchiveConflictError as conflict:
             raise self._explained(conflict, staged.segment_id) from conflict

@@ -28,8 +28,6 @@ from supervisor_app.errors import ChronicleFleetError, CorruptArchiveError
 
 OLD_PARTITIONS_EVERY_S = 60.0
 NEWEST_PARTITIONS = 2  # today's and yesterday's: where segments land
-# Upper bounds (seconds) of the segment-archiving-time histogram's buckets.
-ARCHIVE_SECONDS_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 120.0)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _Identity = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size); all 0 for a file that is not there
 T = TypeVar("T")
@@ -43,9 +41,16 @@ class VenueTotals:
     raw_bytes: int = 0
     stored_bytes: int = 0
     losses: LossCounts = field(default_factory=LossCounts)
-    archive_seconds_counts: tuple[int, ...] = ()  # per bucket of ARCHIVE_SECONDS_BUCKETS (not cumulative)
+    archive_seconds_counts: tuple[
+        int, ...
+    ] = ()  # per bucket of meta.ARCHIVE_SECONDS_BUCKETS, + one above (not cumulative)
     archive_seconds_sum: float = 0.0
-    segments_timed: int = 0  # segments whose archiving time is known (older archives did not record it)
+
+    @property
+    def segments_timed(self) -> int:
+        """Segments whose archiving time is known (older archives did not record it)."""
+        return sum(self.archive_seconds_counts)
+
     unreadable: tuple[str, ...] = ()  # damaged metadata files, each "path: what is wrong"; counted as empty
 
 
@@ -121,6 +126,9 @@ def _count(cache: _VenueCache) -> VenueTotals:
         raw_bytes=sum(s.raw_bytes for s in summaries.values()),
         stored_bytes=sum(s.stored_bytes for s in summaries.values()),
         losses=losses,
+        archive_seconds_counts=tuple(map(sum, zip(*(s.archive_ms_buckets for s in summaries.values()), strict=True)))
+        or PartitionSummary.archive_ms_buckets,
+        archive_seconds_sum=sum(s.archive_ms_sum for s in summaries.values()) / 1000,
         unreadable=tuple(read.error for read in reads if read is not None and read.error is not None),
     )
 

@@ -397,6 +397,7 @@ def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: Partiti
             ("first_segment_id", summary.first_segment_id, tally.first_segment_id),
             ("last_segment_id", summary.last_segment_id, tally.last_segment_id),
             ("corrupt_segment_count", summary.corrupt_segment_count, tally.corrupt_segment_count),
+            ("archive_ms_buckets", list(summary.archive_ms_buckets), list(tally.archive_ms_buckets)),
         )
         if said != found
     ]

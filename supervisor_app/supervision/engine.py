@@ -18,8 +18,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
-from supervisor_app.config.model import FleetConfig, VenueConfig
 from supervisor_app.archive.queue_lock import queue_lock_holder
+from supervisor_app.config.model import FleetConfig, VenueConfig
 from supervisor_app.errors import SupervisordError
 from supervisor_app.supervision.commands import (
     Command,

@@ -21,7 +21,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import CollectorRegistry
 
 from supervisor_app import __version__
-from supervisor_app.archive.totals import ARCHIVE_SECONDS_BUCKETS, VenueTotals
+from supervisor_app.archive.meta import ARCHIVE_SECONDS_BUCKETS
+from supervisor_app.archive.totals import VenueTotals
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.config.model import MetricsSettings
 from supervisor_app.supervision.plugins import FleetView
