@@ -57,6 +57,10 @@ class ArchiveRootError(PermanentError):
     """The archive root cannot be created or written."""
 
 
+class UnsafePathError(PermanentError):
+    """A path we would read, write or lock through is a symbolic link or not a regular file: we refuse it."""
+
+
 class ObjectStoreAccessError(PermanentError):
     """The object store refuses us: no or wrong credentials, no rights, no such bucket, another region."""
 

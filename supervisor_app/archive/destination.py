@@ -1,12 +1,13 @@
 """Where the archiver puts a venue's segments: a local directory tree, or an object store (`s3://`).
 
-Both make a segment's files and metadata durable before the archiver commits past it, and
-never overwrite different bytes; they differ in how (temp files, fsync and rename; or
-multipart uploads completed with If-None-Match and conditional metadata writes).
+Both make a segment's files durable under their final names before its metadata is
+recorded, and never overwrite different bytes; they differ in how (temp files, fsync and
+rename; or multipart uploads completed with If-None-Match and conditional metadata writes).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -18,13 +19,16 @@ from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.missing import record_missing
 from supervisor_app.archive.object_store.settings import TransferSettings
 from supervisor_app.archive.publish import publish_segment
-from supervisor_app.archive.recording import record_segment
+from supervisor_app.archive.recording import DirectoryPartition, PartitionStore
+from supervisor_app.archive.resets import QueueReset, load_resets, record_reset
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
 from supervisor_app.archive_root import S3Root, StoreSettings
 from supervisor_app.chronicle.records import RecordSummary
 from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.errors import ArchiveBusyError, ArchiveRootError, ArchiveRootMissingError
 from supervisor_app.file_lock import exclusive_lock
+
+Step = Callable[[], None]  # called between the steps of the work: checks in, and raises to stop
 
 
 class Staged(Protocol):
@@ -41,12 +45,12 @@ class Staged(Protocol):
 
 
 @dataclass(frozen=True)
-class Landed:
-    """A segment durable under its final names and recorded in its partition's metadata."""
+class Placed:
+    """A segment durable under its final names, not yet recorded; the partition to record it in."""
 
-    where: str  # the partition directory or its s3:// URL
-    entry: SegmentEntry  # as recorded
-    migrated: int  # entries of an older meta.json given sidecars first
+    where: str  # the partition directory, or its s3:// URL
+    entry: SegmentEntry  # what its sidecar will hold
+    partition: PartitionStore
 
 
 class Destination(Protocol):
@@ -59,20 +63,26 @@ class Destination(Protocol):
     def missing_record(self) -> str:
         """Where segments lost before archiving are recorded, for messages."""
 
+    @property
+    def resets_record(self) -> str:
+        """Where queue resets are recorded, for messages."""
+
     def session(self) -> AbstractContextManager[None]:
         """Check the root, exclude other writers where that is possible, and clean up after crashed runs."""
 
     def before_pass(self) -> None: ...
 
-    def stage(
-        self, source: Path, segment_id: int, check_stop: Callable[[], None], *, segment_size: int | None = None
-    ) -> Staged: ...
+    def stage(self, source: Path, segment_id: int, step: Step, *, segment_size: int | None = None) -> Staged: ...
 
-    def publish(self, staged: Any, now_ns: int) -> Landed:
-        """Make a staged segment durable under its final names and record it (never overwriting other bytes)."""
+    def place(self, staged: Any, now_ns: int, *, step: Step) -> Placed:
+        """Make a staged segment durable under its final names (never overwriting other bytes)."""
 
-    def record_missing(self, segment_ids: list[int], now_ns: int) -> list[int]:
-        """Record segments lost before archiving; return those not recorded before."""
+    def record_missing(self, segment_ids: list[int], now_ns: int, *, since_ns: int = 0) -> list[int]:
+        """Record segments lost before archiving; return those not recorded before (see missing.record_missing)."""
+
+    def load_resets(self) -> list[QueueReset]: ...
+
+    def record_reset(self, reset: QueueReset) -> None: ...
 
 
 class LocalDestination:
@@ -95,32 +105,41 @@ class LocalDestination:
     def missing_record(self) -> str:
         return str(self.layout.missing_segments_path)
 
+    @property
+    def resets_record(self) -> str:
+        return str(self.layout.queue_resets_path)
+
     @contextmanager
     def session(self) -> Iterator[None]:
         self._prepare_root()
         # Two archivers on one venue's archive would race on the same temp files.
         lock = self.layout.lock_path
-        with exclusive_lock(lock, held_elsewhere=lambda: ArchiveBusyError(f"another archiver holds {lock}")):
+        busy = ArchiveBusyError(f"another archiver holds {lock}")
+        with exclusive_lock(lock, held_elsewhere=lambda: busy, follow_symlinks=False):
             self._remove_leftovers()
             yield
 
     def before_pass(self) -> None:
         make_dirs_durable(self.layout.staging_dir)  # an over-eager cleaner may have removed it
 
-    def stage(
-        self, source: Path, segment_id: int, check_stop: Callable[[], None], *, segment_size: int | None = None
-    ) -> StagedSegment:
-        return stage_segment(
-            source, segment_id, self.layout.staging_dir, self._options, check_stop, segment_size=segment_size
-        )
+    def stage(self, source: Path, segment_id: int, step: Step, *, segment_size: int | None = None) -> StagedSegment:
+        staging = self.layout.staging_dir
+        return stage_segment(source, segment_id, staging, self._options, step, segment_size=segment_size)
 
-    def publish(self, staged: StagedSegment, now_ns: int) -> Landed:
-        published = publish_segment(staged, self.layout, self._options, now_ns)
-        recorded = record_segment(published.partition_dir, published.entry, venue=self._venue, now_ns=now_ns)
-        return Landed(str(published.partition_dir), recorded.entry, recorded.migrated)
+    def place(self, staged: StagedSegment, now_ns: int, *, step: Step) -> Placed:
+        published = publish_segment(staged, self.layout, self._options, now_ns, step=step)
+        directory = published.partition_dir
+        return Placed(str(directory), published.entry, DirectoryPartition(directory))
 
-    def record_missing(self, segment_ids: list[int], now_ns: int) -> list[int]:
-        return record_missing(self.layout.missing_segments_path, self._venue, segment_ids, now_ns)
+    def record_missing(self, segment_ids: list[int], now_ns: int, *, since_ns: int = 0) -> list[int]:
+        path = self.layout.missing_segments_path
+        return record_missing(path, self._venue, segment_ids, now_ns, since_ns=since_ns)
+
+    def load_resets(self) -> list[QueueReset]:
+        return load_resets(self.layout.queue_resets_path)
+
+    def record_reset(self, reset: QueueReset) -> None:
+        record_reset(self.layout.queue_resets_path, self._venue, reset)
 
     def _prepare_root(self) -> None:
         root = self._root
@@ -130,10 +149,18 @@ class LocalDestination:
             self._create_root(root)
         if not root.is_dir():
             raise ArchiveRootError(f"archive root {root} is not a directory")
+        staging = self.layout.staging_dir
+        self.layout.refuse_symlinks(staging)
         try:
-            make_dirs_durable(self.layout.staging_dir)
+            make_dirs_durable(staging)
         except PermissionError as exc:
             raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
+        if os.stat(staging).st_dev != os.stat(self.layout.venue_dir).st_dev:
+            # A staged file could never be renamed into place (EXDEV): no retry would help.
+            raise ArchiveRootError(
+                f"{staging} is on another filesystem than {self.layout.venue_dir} (a mount?): staged files are "
+                "renamed into place, so it must be a plain directory on the archive's filesystem"
+            )
 
     def _create_root(self, root: Path) -> None:
         """`mkdir -p` the root, durably; a parent we may not write or that is a file is permanent."""
@@ -156,16 +183,22 @@ def open_destination(
     options: StageOptions,
     *,
     must_exist: bool = False,
-    store: StoreSettings | None,
+    store: StoreSettings | None = None,
     transfer: TransferSettings | None = None,
     log: Any,
     pause: Callable[[float], None],
+    progress: Callable[[], None],
 ) -> Destination:
-    """The destination `root` names; the object-store client (botocore) is imported only for an `s3://` root."""
+    """The destination `root` names; the object-store client (botocore) is imported only for an `s3://` root.
+
+    `pause` waits between attempts at a failing request and may raise to stop; `progress` is
+    called whenever the store acknowledges a part (upload threads included).
+    """
     if isinstance(root, S3Root):
         from supervisor_app.archive.object_store.destination import ObjectDestination
 
+        settings = store or StoreSettings()
         return ObjectDestination(
-            root, store or StoreSettings(), venue, options, log=log, pause=pause, transfer=transfer
+            root, settings, venue, options, log=log, pause=pause, progress=progress, transfer=transfer
         )
     return LocalDestination(root, venue, options, log=log, must_exist=must_exist)

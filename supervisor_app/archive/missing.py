@@ -41,17 +41,29 @@ def missing_from_json(document: Any, path: Source) -> list[MissingSegment]:
     ]
 
 
-def record_missing(path: Path, venue: str, segment_ids: list[int], now_ns: int) -> list[int]:
-    """Add `segment_ids` to the venue's record; return the ids that were not recorded before."""
-    known = load_missing(path)
-    known_ids = {m.segment_id for m in known}
-    new_ids = [i for i in segment_ids if i not in known_ids]
+def record_missing(path: Path, venue: str, segment_ids: list[int], now_ns: int, *, since_ns: int = 0) -> list[int]:
+    """Add `segment_ids` to the venue's record; return the ids that were not recorded before.
+
+    Only entries detected from `since_ns` on count as recorded before: after a queue reset
+    (pass its time), the restarted queue's segment 3 is another segment than the old one's.
+    """
+    merged, new_ids = with_missing(load_missing(path), segment_ids, now_ns, since_ns=since_ns)
     if new_ids:
-        merged = sorted([*known, *(MissingSegment(i, now_ns) for i in new_ids)], key=lambda m: m.segment_id)
-        document = missing_document(venue, merged)
-        write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+        write_file_atomically(path, missing_bytes(venue, merged))
     return new_ids
 
 
-def missing_document(venue: str, missing: list[MissingSegment]) -> dict[str, Any]:
-    return {"venue": venue, "missing_segments": [asdict(m) for m in missing]}
+def with_missing(
+    known: list[MissingSegment], segment_ids: list[int], now_ns: int, *, since_ns: int = 0
+) -> tuple[list[MissingSegment], list[int]]:
+    """(the record with `segment_ids` added, the ids it did not hold yet): see record_missing."""
+    known_ids = {m.segment_id for m in known if m.detected_at_ns >= since_ns}
+    new_ids = [i for i in segment_ids if i not in known_ids]
+    added = (MissingSegment(i, now_ns) for i in new_ids)
+    return sorted([*known, *added], key=lambda m: (m.segment_id, m.detected_at_ns)), new_ids
+
+
+def missing_bytes(venue: str, missing: list[MissingSegment]) -> bytes:
+    """A `missing-segments.json` document."""
+    document = {"venue": venue, "missing_segments": [asdict(m) for m in missing]}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +17,14 @@ from supervisor_app.archive.seekable_zstd import (
     read_index,
 )
 from supervisor_app.archive.staging import StagedSegment, StageOptions
+from supervisor_app.chronicle.records import RecordSummary
 from supervisor_app.durable import (
     fsync_dir,
     fsync_file,
     make_dirs_durable,
     write_file_atomically,
 )
-from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError
+from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, UnsafePathError
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,27 @@ class Published:
     entry: SegmentEntry
 
 
-def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: StageOptions, now_ns: int) -> Published:
-    """Rename the staged files into the partition of the segment's earliest event and fsync it."""
+def publish_segment(
+    staged: StagedSegment,
+    layout: ArchiveLayout,
+    options: StageOptions,
+    now_ns: int,
+    *,
+    step: Callable[[], None] = lambda: None,
+) -> Published:
+    """Rename the staged files into the partition of the segment's earliest event and fsync it.
+
+    `step` is called between the slow steps (fsyncs, checks of files already there).
+    """
     date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
     files = layout.segment_files(date, staged.segment_id)
+    layout.refuse_symlinks(files.raw.parent)
     make_dirs_durable(files.raw.parent, up_to=layout.venue_dir)
+    for final in (files.raw, files.zst, files.idx):
+        if final.is_symlink():
+            raise UnsafePathError(
+                f"{final}: is a symbolic link (to {os.readlink(final)}); an archive file must be a regular file"
+            )
     source = Digest(staged.raw_size, staged.raw_crc32)
     level: int | None = None
     index: SeekIndex | None = None
@@ -46,26 +64,48 @@ def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: Stage
         for tmp in (staged.raw_tmp, staged.zst_tmp):
             if tmp is not None:
                 fsync_file(tmp)
+                step()
         _place_raw(staged.raw_tmp, files.raw, source)
+        step()
         if staged.zst_tmp is not None and staged.index is not None:
             index, kept_existing = _place_zst(staged.zst_tmp, files.zst, staged.index, source)
             level = None if kept_existing else options.level
+            step()
             _place_index(index, files.idx)
     finally:
         staged.discard()  # whatever was not renamed into place
     fsync_dir(files.raw.parent)
     fsync_dir(layout.staging_dir)
-    entry = SegmentEntry(
-        segment_id=staged.segment_id,
-        raw_size=staged.raw_size,
-        raw_crc32=staged.raw_crc32,
-        record_count=staged.scan.record_count,
-        event_time_range=_time_range(staged),
-        files=_present_files(files),
-        zstd=None if index is None else ZstdInfo(level=level, block_size=index.block_size, frames=len(index.entries)),
-        archived_at_ns=now_ns,
-    )
+    step()
+    zstd = None if index is None else ZstdInfo(level=level, block_size=index.block_size, frames=len(index.entries))
+    entry = scanned_entry(staged.segment_id, source, staged.scan, _present_files(files), zstd, now_ns)
     return Published(files.raw.parent, files, entry)
+
+
+def scanned_entry(
+    segment_id: int,
+    source: Digest,
+    scan: RecordSummary,
+    files: tuple[ArchivedFile, ...],
+    zstd: ZstdInfo | None,
+    now_ns: int,
+) -> SegmentEntry:
+    """The sidecar entry of a segment with these bytes, this record scan, archived as `files`."""
+    return SegmentEntry(
+        segment_id=segment_id,
+        raw_size=source.size,
+        raw_crc32=source.crc32,
+        record_count=scan.record_count,
+        event_time_range=_time_range(scan),
+        files=files,
+        zstd=zstd,
+        archived_at_ns=now_ns,
+        bad_record_count=scan.bad_record_count,
+        first_bad_offset=scan.first_bad_offset,
+        truncated=scan.truncated,
+        data_after_end=scan.data_after_end,
+        dated_by=_dated_by(scan),
+    )
 
 
 def _place_raw(tmp: Path | None, final: Path, source: Digest) -> None:
@@ -119,8 +159,14 @@ def _present_files(files: SegmentFiles) -> tuple[ArchivedFile, ...]:
     return tuple(ArchivedFile(p.name, p.stat().st_size) for p in (files.raw, files.zst, files.idx) if p.exists())
 
 
-def _time_range(staged: StagedSegment) -> tuple[int, int] | None:
-    scan = staged.scan
+def _dated_by(scan: RecordSummary) -> str:
+    """What `partition_date` went by: the scan's time range covers good records only."""
+    if scan.min_timestamp_ns is None:
+        return "mtime"
+    return "good_records" if scan.corrupt else "records"
+
+
+def _time_range(scan: RecordSummary) -> tuple[int, int] | None:
     if scan.min_timestamp_ns is None or scan.max_timestamp_ns is None:
         return None
     return scan.min_timestamp_ns, scan.max_timestamp_ns

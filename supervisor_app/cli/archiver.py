@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.object_store.settings import MAX_PART_SIZE, MIN_PART_SIZE, TransferSettings, keep_awscrt_out
+from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive_root import ArchiveRoot, S3Root
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
@@ -28,13 +30,18 @@ EPILOG = (
     """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
-  75  temporary failure (I/O error such as ENOSPC, lock held, archive root missing with
-      --require-archive-root, object store down or throttling through every retry): retry later
-  78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict,
-      object store credentials refused, no such bucket)
+  75  temporary failure (I/O error such as ENOSPC or EIO, lock held, archive root missing with
+      --require-archive-root, object store down or throttling through every attempt): retry later
+  78  permanent failure (bad venue, archive root unusable, permission denied, read-only filesystem,
+      a path that is a symbolic link or not what it should be, corrupt segment, damaged metadata,
+      archive conflict, object store credentials refused or absent, no such bucket)
 
 """
     + CREDENTIALS_HELP
+)
+# OSErrors no retry cures: a person must change a permission, a mount or a path first.
+PERMANENT_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.EXDEV, errno.ELOOP, errno.EISDIR, errno.ENOTDIR}
 )
 
 
@@ -43,6 +50,16 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
         value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{value} is outside {low:g}..{high:g}")
         return value
 
     return parse
@@ -103,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
     )
     parser.add_argument(
+        "--liveness-timeout",
+        type=_seconds(1, 3600),
+        default=LIVENESS_TIMEOUT_S,
+        metavar="S",
+        help="stop the reader heartbeat when the work has not moved for S seconds, so that a hung archiver "
+        f"looks hung to the supervisor (default {LIVENESS_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
         "--log-format",
         choices=("auto", "json", "console"),
         default="auto",
@@ -135,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
         archive_root_must_exist=args.require_archive_root,
+        liveness_timeout_s=args.liveness_timeout,
         object_store=store_settings(args) if isinstance(root, S3Root) else None,
         transfer=TransferSettings(args.s3_part_size, args.s3_parts_in_flight, args.s3_attempts),
     )
@@ -168,7 +194,11 @@ def run(config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once:
     except PermanentError as exc:
         log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=True)
         return exit_codes.CONFIG
-    except (TemporaryError, OSError) as exc:
+    except OSError as exc:
+        permanent = exc.errno in PERMANENT_ERRNOS
+        log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=permanent)
+        return exit_codes.CONFIG if permanent else exit_codes.TEMPFAIL
+    except TemporaryError as exc:
         log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=False)
         return exit_codes.TEMPFAIL
     except ChronicleFleetError as exc:

@@ -23,7 +23,14 @@ MODES = {
     "copy": [],
     "compress": ["--compress", "--retain-q", "--block-size", "16384"],
 }
-TIME_FIELDS = ("archived_at_ns", "ingest_time_ns", "last_archived_at_ns")
+TIME_FIELDS = (
+    "archived_at_ns",
+    "ingest_time_ns",
+    "last_archived_at_ns",
+    "archive_ms",
+    "archive_ms_sum",
+    "archive_ms_buckets",
+)
 
 
 def local_archive(queue: Path, root: Path, venue: str, compress: bool) -> None:

@@ -7,10 +7,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from supervisor_app.archive.destination import Landed
+from supervisor_app.archive.destination import Placed
 from supervisor_app.archive.object_store.client import S3Client
 from supervisor_app.archive.object_store.layout import ObjectLayout
-from supervisor_app.archive.object_store.metadata import ObjectPartition, record_missing_object
+from supervisor_app.archive.object_store.metadata import (
+    ObjectPartition,
+    load_resets_object,
+    record_missing_object,
+    record_reset_object,
+)
 from supervisor_app.archive.object_store.multipart import PartBudget
 from supervisor_app.archive.object_store.settings import RetryPolicy, TransferSettings
 from supervisor_app.archive.object_store.upload import (
@@ -19,7 +24,7 @@ from supervisor_app.archive.object_store.upload import (
     publish_upload,
     stage_upload,
 )
-from supervisor_app.archive.recording import record_entry
+from supervisor_app.archive.resets import QueueReset
 from supervisor_app.archive.staging import StageOptions
 from supervisor_app.archive_root import S3Root, StoreSettings
 
@@ -36,8 +41,10 @@ class ObjectDestination:
         *,
         log: Any,
         pause: Callable[[float], None],
+        progress: Callable[[], None] = lambda: None,
         transfer: TransferSettings | None = None,
     ) -> None:
+        """`pause` waits between attempts and may raise to stop; `progress` hears of each part the store acknowledges."""
         transfer = transfer or TransferSettings()
         self._log = log
         self._venue = venue
@@ -46,7 +53,7 @@ class ObjectDestination:
         retry = RetryPolicy(attempts=transfer.attempts)
         pool = transfer.parts_in_flight + 2
         self.client = S3Client(root, settings, log=log, retry=retry, pool_size=pool, pause=pause)
-        self._budget = PartBudget(transfer.parts_in_flight)
+        self._budget = PartBudget(transfer.parts_in_flight, progress=progress)
         self._target = ObjectTarget(self.client, self.layout, self._budget, transfer.part_size)
 
     @property
@@ -56,6 +63,10 @@ class ObjectDestination:
     @property
     def missing_record(self) -> str:
         return self.client.url_of(self.layout.missing_segments_key)
+
+    @property
+    def resets_record(self) -> str:
+        return self.client.url_of(self.layout.queue_resets_key)
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -75,19 +86,25 @@ class ObjectDestination:
         pass
 
     def stage(
-        self, source: Path, segment_id: int, check_stop: Callable[[], None], *, segment_size: int | None = None
+        self, source: Path, segment_id: int, step: Callable[[], None], *, segment_size: int | None = None
     ) -> StagedUpload:
-        return stage_upload(source, segment_id, self._target, self._options, check_stop, segment_size=segment_size)
+        return stage_upload(source, segment_id, self._target, self._options, step, segment_size=segment_size)
 
-    def publish(self, staged: StagedUpload, now_ns: int) -> Landed:
-        """Complete the uploads, then record the segment in its partition's metadata objects."""
+    def place(self, staged: StagedUpload, now_ns: int, *, step: Callable[[], None]) -> Placed:
+        """Complete the uploads and place the index: the segment's objects are then in the store."""
         published = publish_upload(staged, self._target, self._options, now_ns)
+        step()
         partition = ObjectPartition(self.client, self.layout, published.date)
-        recorded = record_entry(partition, published.entry, venue=self._venue, now_ns=now_ns)
-        return Landed(published.partition_url, recorded.entry, recorded.migrated)
+        return Placed(published.partition_url, published.entry, partition)
 
-    def record_missing(self, segment_ids: list[int], now_ns: int) -> list[int]:
-        return record_missing_object(self.client, self.layout, segment_ids, now_ns)
+    def record_missing(self, segment_ids: list[int], now_ns: int, *, since_ns: int = 0) -> list[int]:
+        return record_missing_object(self.client, self.layout, segment_ids, now_ns, since_ns=since_ns)
+
+    def load_resets(self) -> list[QueueReset]:
+        return load_resets_object(self.client, self.layout)
+
+    def record_reset(self, reset: QueueReset) -> None:
+        record_reset_object(self.client, self.layout, reset)
 
     def _abort_stale_uploads(self) -> None:
         for upload in self.client.list_uploads(self.layout.venue_prefix):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from supervisor_app.archive.layout import LAYOUT_VERSION, META_FILE_NAME, MISSING_FILE_NAME, validate_venue
+from supervisor_app.archive.layout import (
+    ACKNOWLEDGED_FILE_NAME,
+    LAYOUT_VERSION,
+    META_FILE_NAME,
+    MISSING_FILE_NAME,
+    QUEUE_RESETS_FILE_NAME,
+    validate_venue,
+)
 from supervisor_app.archive.meta import segment_file_names, sidecar_name
 from supervisor_app.archive_root import S3Root
 
@@ -42,6 +49,14 @@ class ObjectLayout:
     @property
     def missing_segments_key(self) -> str:
         return self.venue_prefix + MISSING_FILE_NAME
+
+    @property
+    def queue_resets_key(self) -> str:
+        return self.venue_prefix + QUEUE_RESETS_FILE_NAME
+
+    @property
+    def acknowledged_key(self) -> str:
+        return self.venue_prefix + ACKNOWLEDGED_FILE_NAME
 
     def partition_prefix(self, date: dt.date) -> str:
         return f"{self.venue_prefix}{date.isoformat()}/raw/"

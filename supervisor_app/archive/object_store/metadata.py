@@ -11,7 +11,6 @@ of losing its update.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,9 +24,10 @@ from supervisor_app.archive.meta import (
     sidecar_name,
 )
 from supervisor_app.archive.metadata_files import MAX_META_BYTES, MAX_SIDECAR_BYTES, parse_json
-from supervisor_app.archive.missing import MissingSegment, missing_document, missing_from_json
+from supervisor_app.archive.missing import missing_bytes, missing_from_json, with_missing
 from supervisor_app.archive.object_store.client import PreconditionFailed, S3Client
 from supervisor_app.archive.object_store.layout import ObjectLayout
+from supervisor_app.archive.resets import QueueReset, resets_bytes, resets_from_json
 from supervisor_app.errors import ArchiveConflictError
 
 
@@ -102,22 +102,31 @@ class ObjectPartition:
         return self._client.url_of(self._prefix + name)
 
 
-def load_missing_object(client: S3Client, layout: ObjectLayout) -> list[MissingSegment]:
-    """The venue's record of segments lost before archiving (empty if none)."""
-    key = layout.missing_segments_key
-    document = ConditionalObjects(client).read(key, MAX_META_BYTES)
-    return [] if document is None else missing_from_json(document, client.url_of(key))
-
-
-def record_missing_object(client: S3Client, layout: ObjectLayout, segment_ids: list[int], now_ns: int) -> list[int]:
-    """Add `segment_ids` to the venue's record; return the ids that were not recorded before."""
+def record_missing_object(
+    client: S3Client, layout: ObjectLayout, segment_ids: list[int], now_ns: int, *, since_ns: int = 0
+) -> list[int]:
+    """Add `segment_ids` to the venue's record; return the ids that were not recorded before (see record_missing)."""
     key = layout.missing_segments_key
     objects = ConditionalObjects(client)
     document = objects.read(key, MAX_META_BYTES)
     known = [] if document is None else missing_from_json(document, client.url_of(key))
-    known_ids = {m.segment_id for m in known}
-    new_ids = [i for i in segment_ids if i not in known_ids]
+    merged, new_ids = with_missing(known, segment_ids, now_ns, since_ns=since_ns)
     if new_ids:
-        merged = sorted([*known, *(MissingSegment(i, now_ns) for i in new_ids)], key=lambda m: m.segment_id)
-        objects.write(key, (json.dumps(missing_document(layout.venue, merged), indent=2) + "\n").encode("utf-8"))
+        objects.write(key, missing_bytes(layout.venue, merged))
     return new_ids
+
+
+def load_resets_object(client: S3Client, layout: ObjectLayout) -> list[QueueReset]:
+    """The venue's queue resets, oldest first (empty if none)."""
+    key = layout.queue_resets_key
+    document = ConditionalObjects(client).read(key, MAX_META_BYTES)
+    return [] if document is None else resets_from_json(document, client.url_of(key))
+
+
+def record_reset_object(client: S3Client, layout: ObjectLayout, reset: QueueReset) -> None:
+    """Add `reset` to the venue's record (see resets.record_reset)."""
+    key = layout.queue_resets_key
+    objects = ConditionalObjects(client)
+    document = objects.read(key, MAX_META_BYTES)
+    known = [] if document is None else resets_from_json(document, client.url_of(key))
+    objects.write(key, resets_bytes(layout.venue, [*known, reset]))

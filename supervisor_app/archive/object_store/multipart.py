@@ -30,8 +30,10 @@ class PartBudget:
     exceeds `parts + 1` buffers.
     """
 
-    def __init__(self, parts: int = DEFAULT_PARTS_IN_FLIGHT) -> None:
+    def __init__(self, parts: int = DEFAULT_PARTS_IN_FLIGHT, *, progress: Callable[[], None] = lambda: None) -> None:
+        """`progress` is called (from a sending thread) each time the store acknowledges a part."""
         self.parts = parts
+        self.progress = progress
         self._slots = threading.BoundedSemaphore(parts + 1)
         self._pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="s3-part")
 
@@ -129,7 +131,9 @@ class MultipartWriter:
     def _upload(self, number: int, body: mmap.mmap, size: int) -> UploadedPart:
         try:
             with memoryview(body) as whole, whole[:size] as part:
-                return self._client.upload_part(self.key, self.upload_id, number, part, crc32(part))
+                uploaded = self._client.upload_part(self.key, self.upload_id, number, part, crc32(part))
+            self._budget.progress()
+            return uploaded
         finally:
             with self._lock:
                 self._free.append(body)

@@ -39,6 +39,7 @@ from supervisor_app.archive.object_store.client import (
 from supervisor_app.archive.object_store.frames import check_tiling, index_stream
 from supervisor_app.archive.object_store.layout import ObjectLayout, SegmentKeys
 from supervisor_app.archive.object_store.multipart import DEFAULT_PART_SIZE, MultipartWriter, PartBudget
+from supervisor_app.archive.publish import scanned_entry
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
 from supervisor_app.archive.staging import StageOptions
 from supervisor_app.chronicle.records import RecordScanner, RecordSummary, crc32
@@ -190,18 +191,12 @@ def publish_upload(staged: StagedUpload, target: ObjectTarget, options: StageOpt
         if info is not None
     ]
     index = staged.index
-    entry = SegmentEntry(
-        segment_id=staged.segment_id,
-        raw_size=staged.raw_size,
-        raw_crc32=staged.raw_crc32,
-        record_count=staged.scan.record_count,
-        event_time_range=_time_range(staged.scan),
-        files=tuple(files),
-        zstd=None
+    zstd = (
+        None
         if index is None or zst is None
-        else ZstdInfo(level=staged.zstd_level, block_size=index.block_size, frames=len(index.entries)),
-        archived_at_ns=now_ns,
+        else ZstdInfo(level=staged.zstd_level, block_size=index.block_size, frames=len(index.entries))
     )
+    entry = scanned_entry(staged.segment_id, staged.digest, staged.scan, tuple(files), zstd, now_ns)
     partition = target.layout.partition_prefix(staged.date)
     return ObjectPublished(staged.date, client.url_of(partition.rstrip("/")), entry)
 
@@ -466,12 +461,6 @@ def _place_index(client: S3Client, key: str, index: SeekIndex, staged: StagedUpl
                 " refusing to overwrite it"
             ) from None
     return info
-
-
-def _time_range(scan: RecordSummary) -> tuple[int, int] | None:
-    if scan.min_timestamp_ns is None or scan.max_timestamp_ns is None:
-        return None
-    return scan.min_timestamp_ns, scan.max_timestamp_ns
 
 
 def _zstd_level(text: str | None) -> int | None:

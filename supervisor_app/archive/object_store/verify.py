@@ -11,9 +11,11 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from supervisor_app.archive.checksums import Digest
-from supervisor_app.archive.layout import META_FILE_NAME
+from supervisor_app.archive.layout import LAYOUT_VERSION, META_FILE_NAME
+from supervisor_app.archive.losses import Acknowledged, acknowledgements_from_json
 from supervisor_app.archive.meta import (
     LegacyMeta,
     PartitionSummary,
@@ -25,12 +27,13 @@ from supervisor_app.archive.meta import (
     sidecar_segment_id,
 )
 from supervisor_app.archive.metadata_files import MAX_META_BYTES, MAX_SIDECAR_BYTES, parse_json
+from supervisor_app.archive.missing import missing_from_json
 from supervisor_app.archive.object_store.client import S3Client, iter_body
 from supervisor_app.archive.object_store.frames import decode_stream
 from supervisor_app.archive.object_store.layout import ObjectLayout, partition_date_of
-from supervisor_app.archive.object_store.metadata import load_missing_object
+from supervisor_app.archive.resets import resets_from_json
 from supervisor_app.archive.seekable_zstd import SeekIndex
-from supervisor_app.archive.verify import Finding, VerifyProgress, VerifyReport
+from supervisor_app.archive.verify import Finding, Losses, VerifyProgress, VerifyReport, summary_findings
 from supervisor_app.chronicle.records import crc32
 from supervisor_app.errors import CorruptArchiveError
 
@@ -70,27 +73,48 @@ def verify_object_archive(
     date: str | None = None,
     progress: Callable[[VerifyProgress], None] | None = None,
 ) -> VerifyReport:
-    """Verify every archived segment under the client's root (optionally one venue, one date)."""
-    problems: list[Finding] = []
-    warnings: list[Finding] = []
-    partitions: list[tuple[ObjectLayout, dt.date]] = []
-    for layout in _venues(client, venue, problems):
-        problems += _unfinished_uploads(client, layout)
-        lost, unreadable = _missing_segments(client, layout)
-        warnings += lost
-        problems += unreadable
-        partitions += [(layout, d) for d in _partition_dates(client, layout) if date is None or d.isoformat() == date]
-    metas = [_read_meta(client, layout.meta_key(d)) for layout, d in partitions]
+    """Verify every archived segment under the client's root (optionally one venue, one date), and report losses."""
+    losses = Losses()
+    partitions: list[tuple[ObjectLayout, dt.date, Acknowledged]] = []
+    layouts = list(_venues(client, venue, losses.problems))
+    for layout in layouts:
+        losses.problems += _unfinished_uploads(client, layout)
+        covered = _venue_records(client, layout, losses)
+        partitions += [
+            (layout, d, covered) for d in _partition_dates(client, layout) if date is None or d.isoformat() == date
+        ]
+    if layouts and date is not None and not partitions:
+        # Verifying nothing of what was asked for is a problem, not a pass.
+        where = layouts[0].venue_prefix if venue is not None else layouts[0].layout_prefix
+        losses.problems.append(Finding(client.url_of(where), f"no partition dated {date}"))
+    metas = [_read_meta(client, layout.meta_key(d)) for layout, d, _ in partitions]
     summaries = [_summary_of(m.meta) for m in metas]
     tracker = _Progress(
         sum(s.segment_count for s in summaries if s), sum(s.raw_bytes for s in summaries if s), progress
     )
     with ThreadPoolExecutor(max_workers=SEGMENTS_AT_ONCE, thread_name_prefix="verify") as pool:
-        for (layout, day), meta in zip(partitions, metas, strict=True):
-            found, noted = _verify_partition(client, layout.partition_prefix(day), meta, tracker, pool)
-            problems += found
-            warnings += noted
-    return VerifyReport(tracker.segments_done, tracker.bytes_done, tuple(problems), tuple(warnings))
+        for (layout, day, covered), meta in zip(partitions, metas, strict=True):
+            prefix = layout.partition_prefix(day)
+            found, noted, corrupt = _verify_partition(client, prefix, meta, tracker, pool)
+            losses.problems += found
+            losses.warnings += noted
+            for entry in corrupt:
+                finding = Finding(
+                    client.url_of(prefix + sidecar_name(entry.segment_id)),
+                    f"segment {entry.segment_id} was corrupt in the source queue: {entry.findings_text()}; "
+                    "archived as it was",
+                )
+                losses.add(finding, covered.corrupt(day.isoformat(), entry.segment_id))
+    if not tracker.segments_done and not losses.problems:
+        where = ObjectLayout(client.root, venue).venue_prefix if venue is not None else _layout_prefix(client)
+        losses.problems.append(Finding(client.url_of(where), "no archived segment to verify"))
+    return VerifyReport(
+        tracker.segments_done,
+        tracker.bytes_done,
+        tuple(losses.problems),
+        tuple(losses.warnings),
+        tuple(losses.acknowledged),
+    )
 
 
 def verify_object_segment(
@@ -145,7 +169,7 @@ def _venues(client: S3Client, venue: str | None, problems: list[Finding]) -> Ite
             return
         yield layout
         return
-    base = ObjectLayout(root, "-").layout_prefix
+    base = _layout_prefix(client)
     names = sorted(p[len(base) :].rstrip("/") for p in client.list_objects(base).prefixes)
     if not names:
         problems.append(Finding(client.url_of(base), "no raw archive here"))
@@ -164,15 +188,39 @@ def _unfinished_uploads(client: S3Client, layout: ObjectLayout) -> list[Finding]
     ]
 
 
-def _missing_segments(client: S3Client, layout: ObjectLayout) -> tuple[list[Finding], list[Finding]]:
-    url = client.url_of(layout.missing_segments_key)
+def _venue_records(client: S3Client, layout: ObjectLayout, losses: Losses) -> Acknowledged:
+    """Report the venue's lost segments and queue resets (unless acknowledged); return its acknowledgements."""
+    acknowledged = _read_record(client, layout.acknowledged_key, acknowledgements_from_json, losses) or []
+    covered = Acknowledged.of(acknowledged)
+    missing = _read_record(client, layout.missing_segments_key, missing_from_json, losses) or []
+    resets = _read_record(client, layout.queue_resets_key, resets_from_json, losses) or []
+    losses.report_records(
+        covered,
+        missing,
+        client.url_of(layout.missing_segments_key),
+        resets,
+        client.url_of(layout.queue_resets_key),
+    )
+    return covered
+
+
+def _read_record(
+    client: S3Client, key: str, parse: Callable[[Any, str], list[Any]], losses: Losses
+) -> list[Any] | None:
+    """A venue-level record (empty if absent); a damaged one is a problem, and None."""
+    url = client.url_of(key)
+    found = client.get(key, max_bytes=MAX_META_BYTES + 1)
+    if found is None:
+        return []
     try:
-        missing = load_missing_object(client, layout)
+        return parse(parse_json(found[0], url, MAX_META_BYTES), url)
     except CorruptArchiveError as exc:
-        return [], [Finding(url, _without_source(str(exc), url))]
-    return [
-        Finding(url, f"segment {m.segment_id} was deleted from the source before it was archived") for m in missing
-    ], []
+        losses.problems.append(Finding(url, _without_source(str(exc), url)))
+        return None
+
+
+def _layout_prefix(client: S3Client) -> str:
+    return client.root.key("raw", LAYOUT_VERSION) + "/"
 
 
 def _partition_dates(client: S3Client, layout: ObjectLayout) -> list[dt.date]:
@@ -198,8 +246,8 @@ def _summary_of(meta: PartitionSummary | LegacyMeta | None) -> PartitionSummary 
 
 def _verify_partition(
     client: S3Client, prefix: str, meta: _Meta, tracker: _Progress, pool: Executor
-) -> tuple[list[Finding], list[Finding]]:
-    """(problems, warnings) of one partition; its sidecars are read one at a time."""
+) -> tuple[list[Finding], list[Finding], list[SegmentEntry]]:
+    """(problems, warnings, entries of segments archived corrupt) of one partition; its sidecars read one at a time."""
     meta_url = client.url_of(prefix + META_FILE_NAME)
     changed = True
     for _ in range(SNAPSHOT_ATTEMPTS):
@@ -222,7 +270,7 @@ def _verify_partition(
             if entry is not None:
                 checked.append((entry, META_FILE_NAME))
         problems += _check_segments(client, prefix, checked, sizes, tracker, pool)
-        return problems, []
+        return problems, [], _corrupt(checked)
     summary = meta.meta
     if summary is not None and summary.last_applied is not None:
         present.setdefault(summary.last_applied.segment_id, 0)
@@ -234,14 +282,18 @@ def _verify_partition(
             checked.append((entry, recorded_in))
     problems += _check_segments(client, prefix, checked, sizes, tracker, pool)
     if summary is None:
-        return problems, []
+        return problems, [], _corrupt(checked)
     if changed:
         note = "kept changing while verify listed the partition (an archiver is writing it): its totals were not checked; run verify again later"
-        return problems, [Finding(meta_url, note)]
+        return problems, [Finding(meta_url, note)], _corrupt(checked)
     tally = PartitionSummary(venue=summary.venue, ingest_time_ns=0)
     for entry, _ in checked:
         tally = tally.with_entry(entry, None)
-    return problems + _summary_findings(meta_url, summary, tally), []
+    return problems + summary_findings(meta_url, summary, tally), [], _corrupt(checked)
+
+
+def _corrupt(checked: list[tuple[SegmentEntry, str]]) -> list[SegmentEntry]:
+    return [entry for entry, _ in checked if entry.corrupt]
 
 
 def _check_segments(
@@ -312,27 +364,6 @@ def _unrecorded(
         for bit, name in enumerate(segment_file_names(segment_id))
         if bits & (1 << bit) and name not in listed
     ]
-
-
-def _summary_findings(meta_url: str, summary: PartitionSummary, tally: PartitionSummary) -> list[Finding]:
-    """Where meta.json's aggregates disagree with the entries its sidecars hold."""
-    findings = [
-        Finding(meta_url, f"says {name} {said}, its sidecars add up to {found}")
-        for name, said, found in (
-            ("segment_count", summary.segment_count, tally.segment_count),
-            ("raw_bytes", summary.raw_bytes, tally.raw_bytes),
-            ("stored_bytes", summary.stored_bytes, tally.stored_bytes),
-            ("first_segment_id", summary.first_segment_id, tally.first_segment_id),
-            ("last_segment_id", summary.last_segment_id, tally.last_segment_id),
-        )
-        if said != found
-    ]
-    said_range, found_range = summary.event_time_range, tally.event_time_range
-    if found_range is not None and (
-        said_range is None or said_range[0] > found_range[0] or said_range[1] < found_range[1]
-    ):
-        findings.append(Finding(meta_url, f"event_time_range {said_range} does not cover its sidecars' {found_range}"))
-    return findings
 
 
 def _chunks(client: S3Client, key: str) -> Iterator[bytes]:
