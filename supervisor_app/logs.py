@@ -10,7 +10,6 @@ archiver must stay under 16 MiB and `run` under 30 MiB.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import threading
@@ -21,7 +20,7 @@ from typing import Any, TextIO
 from supervisor_app.journal import is_journal, priority_prefix
 from supervisor_app.timefmt import iso_utc
 
-_LEVELS = frozenset({"debug", "info", "warning", "error", "critical"})
+LEVELS = frozenset({"debug", "info", "warning", "error", "critical"})
 
 
 class JsonLogger:
@@ -92,28 +91,6 @@ def log_uncaught_exceptions(log: JsonLogger) -> None:
 
     sys.excepthook = main_thread
     threading.excepthook = other_thread
-
-
-class StdlibBridge(logging.Handler):
-    """Standard-library logging (from libraries, or our socket server's errors) into the same JSON lines."""
-
-    def __init__(self, log: JsonLogger) -> None:
-        super().__init__()
-        self._log = log
-
-    def emit(self, record: logging.LogRecord) -> None:
-        fields: dict[str, Any] = {"logger": record.name}
-        if record.exc_info:
-            fields["exc_info"] = record.exc_info
-        level = record.levelname.lower()
-        self._log.write(level if level in _LEVELS else "info", record.getMessage(), fields)
-
-
-def route_stdlib_logging(log: JsonLogger, level: int = logging.INFO) -> None:
-    """Make `log` the only handler of the root logger."""
-    root = logging.getLogger()
-    root.handlers[:] = [StdlibBridge(log)]
-    root.setLevel(level)
 
 
 def _exception(exc_info: Any) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ from supervisor_app.config.problems import problems_as_text
 from supervisor_app.durable import write_file_atomically
 from supervisor_app.errors import ConfigError, ControlError, SupervisordError
 from supervisor_app.file_lock import exclusive_lock
-from supervisor_app.logs import JsonLogger, log_uncaught_exceptions, route_stdlib_logging
+from supervisor_app.logs import JsonLogger, log_uncaught_exceptions
+from supervisor_app.stdlib_logging import route_stdlib_logging
 from supervisor_app.supervision import control
 from supervisor_app.supervision.engine import Engine
 from supervisor_app.supervision.install import install
