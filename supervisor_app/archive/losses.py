@@ -163,33 +163,53 @@ def acknowledge_losses(
     with _venue_locked(layout):
         path = layout.acknowledged_path
         known = load_acknowledgements(path)
-        already = Acknowledged.of(known)
-        ack = Acknowledgement(
-            by=by,
-            at_ns=now_ns,
-            reason=reason,
-            selection=selection.text,
-            missing=frozenset(
-                (m.segment_id, m.detected_at_ns)
-                for m in load_missing(layout.missing_segments_path)
-                if selection.covers_segment(m.segment_id) and already.missing(m) is None
-            ),
-            corrupt=frozenset(
-                (date, segment_id)
-                for date, segment_id in corrupt_segments(layout)
-                if selection.covers_segment(segment_id) and already.corrupt(date, segment_id) is None
-            ),
-            resets=frozenset(
-                r.detected_at_ns
-                for r in load_resets(layout.queue_resets_path)
-                if selection.covers_resets and already.reset(r) is None
-            ),
+        missing = load_missing(layout.missing_segments_path)
+        resets = load_resets(layout.queue_resets_path)
+        ack = new_acknowledgement(
+            known, missing, corrupt_segments(layout), resets, selection, by=by, reason=reason, now_ns=now_ns
         )
-        if not ack.count:
-            return None
-        document = {"venue": layout.venue, "acknowledgements": [a.to_json() for a in [*known, ack]]}
-        write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+        if ack is not None:
+            write_file_atomically(path, acknowledgements_bytes(layout.venue, [*known, ack]))
         return ack
+
+
+def new_acknowledgement(
+    known: list[Acknowledgement],
+    missing: list[MissingSegment],
+    corrupt: list[tuple[str, int]],
+    resets: list[QueueReset],
+    selection: LossSelection,
+    *,
+    by: str,
+    reason: str | None,
+    now_ns: int,
+) -> Acknowledgement | None:
+    """The acknowledgement of the recorded losses `selection` names that `known` does not cover yet; None if none."""
+    already = Acknowledged.of(known)
+    ack = Acknowledgement(
+        by=by,
+        at_ns=now_ns,
+        reason=reason,
+        selection=selection.text,
+        missing=frozenset(
+            (m.segment_id, m.detected_at_ns)
+            for m in missing
+            if selection.covers_segment(m.segment_id) and already.missing(m) is None
+        ),
+        corrupt=frozenset(
+            (date, segment_id)
+            for date, segment_id in corrupt
+            if selection.covers_segment(segment_id) and already.corrupt(date, segment_id) is None
+        ),
+        resets=frozenset(r.detected_at_ns for r in resets if selection.covers_resets and already.reset(r) is None),
+    )
+    return ack if ack.count else None
+
+
+def acknowledgements_bytes(venue: str, acknowledgements: list[Acknowledgement]) -> bytes:
+    """An `acknowledged-losses.json` document."""
+    document = {"venue": venue, "acknowledgements": [a.to_json() for a in acknowledgements]}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import json
 import re
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from supervisor_app.archive.layout import ArchiveLayout, validate_venue
 from supervisor_app.archive.losses import Acknowledgement, LossSelection, acknowledge_losses, parse_selection
@@ -18,6 +18,9 @@ from supervisor_app.cli import exit_codes
 from supervisor_app.cli.store_arguments import add_store_arguments, archive_root_arg, store_settings
 from supervisor_app.config.problems import counted
 from supervisor_app.errors import ChronicleFleetError, InvalidVenueError
+
+if TYPE_CHECKING:
+    from supervisor_app.archive.object_store.client import S3Client
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -130,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
         return _usage("--acknowledge needs --by NAME (who acknowledges)")
     if not args.acknowledge and (args.by is not None or args.reason is not None):
         return _usage("--by and --reason go with --acknowledge")
-    if args.acknowledge and isinstance(args.archive_root, S3Root):
-        return _usage("--acknowledge records into a local archive only (not yet into an s3:// one)")
     written, void = _acknowledge(args)
     progress = ProgressLine(sys.stderr)
     started = time.monotonic()
@@ -154,18 +155,24 @@ def _verify(args: argparse.Namespace, progress: ProgressLine) -> VerifyReport:
     root = args.archive_root
     if not isinstance(root, S3Root):
         return verify_archive(root, venue=args.venue, date=args.date, progress=progress)
-    from supervisor_app.archive.object_store.settings import keep_awscrt_out
-
-    keep_awscrt_out()
-    from supervisor_app.archive.object_store.client import S3Client
     from supervisor_app.archive.object_store.verify import verify_object_archive
-    from supervisor_app.logs import JsonLogger
 
-    client = S3Client(root, store_settings(args), log=JsonLogger(sys.stderr, component="verify"))
+    client = _client(args)
     try:
         return verify_object_archive(client, venue=args.venue, date=args.date, progress=progress)
     finally:
         client.close()
+
+
+def _client(args: argparse.Namespace) -> S3Client:
+    """A client of the s3:// root's store; botocore is loaded here, and only for such a root."""
+    from supervisor_app.archive.object_store.settings import keep_awscrt_out
+
+    keep_awscrt_out()
+    from supervisor_app.archive.object_store.client import S3Client
+    from supervisor_app.logs import JsonLogger
+
+    return S3Client(args.archive_root, store_settings(args), log=JsonLogger(sys.stderr, component="verify"))
 
 
 def _usage(message: str) -> int:
@@ -177,11 +184,8 @@ def _acknowledge(args: argparse.Namespace) -> tuple[list[tuple[str, Acknowledgem
     """Record each --acknowledge; return what was written, and whether one of them acknowledged nothing."""
     written, void = [], False
     for venue, selection in args.acknowledge:
-        layout = ArchiveLayout(args.archive_root, venue)
         try:
-            if not layout.venue_dir.is_dir():
-                raise ChronicleFleetError(f"{layout.venue_dir}: no archive for venue {venue!r}")
-            ack = acknowledge_losses(layout, selection, by=args.by, reason=args.reason, now_ns=time.time_ns())
+            ack = _acknowledge_one(args, venue, selection)
         except (ChronicleFleetError, OSError) as exc:
             print(f"chronicle-fleet verify: cannot acknowledge {venue}:{selection.text}: {exc}", file=sys.stderr)
             void = True
@@ -196,6 +200,24 @@ def _acknowledge(args: argparse.Namespace) -> tuple[list[tuple[str, Acknowledgem
         else:
             written.append((venue, ack))
     return written, void
+
+
+def _acknowledge_one(args: argparse.Namespace, venue: str, selection: LossSelection) -> Acknowledgement | None:
+    root, now_ns = args.archive_root, time.time_ns()
+    if isinstance(root, S3Root):
+        from supervisor_app.archive.object_store.layout import ObjectLayout
+        from supervisor_app.archive.object_store.losses import acknowledge_losses_object
+
+        client = _client(args)
+        try:
+            in_store = ObjectLayout(root, venue)
+            return acknowledge_losses_object(client, in_store, selection, by=args.by, reason=args.reason, now_ns=now_ns)
+        finally:
+            client.close()
+    layout = ArchiveLayout(root, venue)
+    if not layout.venue_dir.is_dir():
+        raise ChronicleFleetError(f"{layout.venue_dir}: no archive for venue {venue!r}")
+    return acknowledge_losses(layout, selection, by=args.by, reason=args.reason, now_ns=now_ns)
 
 
 def _print_text(report: VerifyReport, written: list[tuple[str, Acknowledgement]], elapsed_s: float) -> None:

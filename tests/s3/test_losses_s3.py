@@ -18,8 +18,8 @@ from tests.s3.store_helpers import Mirror, credentials_env, run_archiver, s3_arc
 VENUE = "okx"
 
 
-def verify(seaweed: SeaweedServer, url: str, env: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    cmd = [*FLEET, "verify", "--archive-root", url, "--s3-endpoint", seaweed.endpoint, "--format", "json"]
+def verify(seaweed: SeaweedServer, url: str, env: dict[str, str], *extra: str) -> tuple[int, dict[str, Any]]:
+    cmd = [*FLEET, "verify", "--archive-root", url, "--s3-endpoint", seaweed.endpoint, "--format", "json", *extra]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     return result.returncode, json.loads(result.stdout)
 
@@ -47,6 +47,13 @@ def test_a_queue_reset_is_recorded_in_the_store_and_fails_verify(
     assert code == 1
     assert [p["path"] for p in report["problems"]] == [reset["record"]]
     assert "restarted its segment ids" in report["problems"][0]["message"]
+
+    code, report = verify(seaweed, url, env, "--acknowledge", f"{VENUE}:resets", "--by", "alice")
+    assert code == 0, report
+    assert report["problems"] == [] and len(report["acknowledged"]) == 1
+    assert report["acknowledgements_written"][0]["by"] == "alice"
+    record = json.loads(s3.get_object(Bucket=bucket, Key=f"a/raw/v1/{VENUE}/acknowledged-losses.json")["Body"].read())
+    assert [a["queue_resets"] for a in record["acknowledgements"]] == [[{"detected_at_ns": recorded["detected_at_ns"]}]]
 
 
 def test_a_corrupt_segment_is_archived_as_it_is_and_fails_verify(
@@ -81,3 +88,7 @@ def test_a_corrupt_segment_is_archived_as_it_is_and_fails_verify(
     assert code == 1
     [problem] = report["problems"]
     assert problem["path"] == f"s3://{bucket}/{key}" and "was corrupt in the source queue" in problem["message"]
+    code, report = verify(seaweed, url, env, "--acknowledge", f"{VENUE}:1", "--by", "bob", "--reason", "T-42")
+    assert code == 0 and report["problems"] == []
+    [acknowledged] = report["acknowledged"]
+    assert "acknowledged by bob" in acknowledged["message"] and "T-42" in acknowledged["message"]

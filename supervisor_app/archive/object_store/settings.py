@@ -29,7 +29,7 @@ class RetryPolicy:
     first_delay_s: float = 0.25
     max_delay_s: float = 8.0
     connect_timeout_s: float = 10.0
-    read_timeout_s: float = 120.0
+    read_timeout_s: float = 30.0  # a silent store is retried well before the 60 s liveness window runs out
 
     def delay_s(self, retry: int, rng: random.Random) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
