@@ -47,11 +47,16 @@ class ArchiverConfig:
     block_size: int = DEFAULT_BLOCK_SIZE
     reader_name: str = "raw-archiver"
     poll_ms: int = 1000
+    compress_threads: int | None = None  # None: the cores it may use, at most 4
 
     @property
     def stage_options(self) -> StageOptions:
         return StageOptions(
-            compress=self.compress, retain_raw=self.retain_raw, level=self.level, block_size=self.block_size
+            compress=self.compress,
+            retain_raw=self.retain_raw,
+            level=self.level,
+            block_size=self.block_size,
+            compress_threads=self.compress_threads,
         )
 
 

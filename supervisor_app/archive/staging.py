@@ -1,19 +1,23 @@
-"""Stage one sealed segment: a single pass that scans, checksums and writes the temp files."""
+"""Stage one sealed segment: a single pass that scans, checksums and feeds each window to the temp files' sinks."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
+from supervisor_app.archive.sinks import RawFileSink, WindowSink
 from supervisor_app.chronicle.records import RecordScanner, RecordSummary, crc32
-from supervisor_app.durable import TMP_SUFFIX, write_all
+from supervisor_app.durable import TMP_SUFFIX
 
 # Large enough that per-window overhead vanishes, small enough to keep RSS far below 100 MiB.
 WINDOW_BLOCKS = 8
+# Windows are read into these few buffers in turn, never into fresh memory: the compressor may
+# still be working on the previous window while the next one is read.
+WINDOW_BUFFERS = 2
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class StageOptions:
     retain_raw: bool
     level: int
     block_size: int
+    compress_threads: int | None = None  # None: the cores this process may use, at most 4
 
     @property
     def writes_raw(self) -> bool:
@@ -81,22 +86,20 @@ def stage_segment(
         stat = os.fstat(src)
         raw_fd = _create(raw_tmp)
         zst_fd = _create(zst_tmp)
+        sinks: list[WindowSink] = [] if raw_fd < 0 else [RawFileSink(raw_fd)]
         if zst_fd >= 0:
-            writer = FrameWriter(zst_fd, level=options.level, block_size=options.block_size)
+            writer = FrameWriter(
+                zst_fd, level=options.level, block_size=options.block_size, threads=options.compress_threads
+            )
+            sinks.append(writer)
         scanner = RecordScanner(stat.st_size, segment_size=segment_size)
         crc = 0
         offset = 0
-        while offset < stat.st_size:
-            check_stop()
-            window = _read_window(src, options.window_size, offset)
-            if not window:
-                break
+        for window in read_windows(src, stat.st_size, options.window_size, sinks, check_stop):
             scanner.feed(window, offset)
             crc = crc32(window, crc)
-            if raw_fd >= 0:
-                write_all(raw_fd, window)
-            if writer is not None:
-                writer.feed(window)
+            for sink in sinks:
+                sink.feed(window)
             offset += len(window)
         index = writer.finish() if writer is not None else None
         writer = None
@@ -115,15 +118,37 @@ def stage_segment(
                 os.close(fd)
 
 
-def _read_window(fd: int, size: int, offset: int) -> bytes:
-    """`size` bytes at `offset`, fewer only at the end of the file (a network filesystem may read short)."""
-    window = os.pread(fd, size, offset)
-    while window and len(window) < size:
-        more = os.pread(fd, size - len(window), offset + len(window))
-        if not more:
+def read_windows(
+    fd: int, size: int, window_size: int, sinks: Sequence[WindowSink], check_stop: Callable[[], None]
+) -> Iterator[memoryview]:
+    """The file's first `size` bytes as consecutive windows, read in turn into buffers the sinks have released."""
+    count = min(WINDOW_BUFFERS, -(-size // window_size))  # a small file needs one window, smaller than usual
+    buffers = [memoryview(bytearray(min(window_size, size))) for _ in range(count)]
+    ends = [0] * len(buffers)  # where the window each buffer holds ends in the segment
+    offset = 0
+    turn = 0
+    while offset < size:
+        check_stop()
+        for sink in sinks:
+            sink.release(ends[turn])
+        length = _read_into(fd, buffers[turn][: size - offset], offset)
+        if not length:
+            return
+        yield buffers[turn][:length]
+        offset += length
+        ends[turn] = offset
+        turn = (turn + 1) % len(buffers)
+
+
+def _read_into(fd: int, buffer: memoryview, offset: int) -> int:
+    """Fill `buffer` from `offset`; fewer bytes only at the end of the file (a network filesystem may read short)."""
+    filled = 0
+    while filled < len(buffer):
+        got = os.preadv(fd, [buffer[filled:]], offset + filled)
+        if not got:
             break
-        window += more
-    return window
+        filled += got
+    return filled
 
 
 def _create(path: Path | None) -> int:
