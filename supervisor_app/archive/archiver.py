@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from supervisor_app.archive.compress_slots import CompressSlots
 from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.missing import record_missing
@@ -48,6 +49,7 @@ class ArchiverConfig:
     reader_name: str = "raw-archiver"
     poll_ms: int = 1000
     compress_threads: int | None = None  # None: the cores it may use, at most 4
+    compress_slots: CompressSlots | None = None  # the host's cap on compression threads, if any
 
     @property
     def stage_options(self) -> StageOptions:
@@ -57,6 +59,7 @@ class ArchiverConfig:
             level=self.level,
             block_size=self.block_size,
             compress_threads=self.compress_threads,
+            compress_slots=self.compress_slots,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -26,6 +27,7 @@ DEFAULT_BLOCK_SIZE = 1024 * 1024
 DEFAULT_LEVEL = 3
 DEFAULT_THREADS_MAX = 4  # beyond this, an archiver's share of the host matters more than its speed
 THREAD_PREFIX = "zstd"  # workers are named zstd-0, zstd-1...: in `top -H`, ps -L and /proc/<pid>/task/*/comm
+WORKER_EXIT_WAIT_S = 1.0  # a joined worker is usually gone within microseconds; a preempted one, later
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,9 @@ class FrameWriter:
         self._block_size = block_size
         self._threads = threads or default_compress_threads()
         self._local = threading.local()
+        self._workers: list[int] = []  # their kernel thread ids
         self._pool = ThreadPoolExecutor(
-            max_workers=self._threads, thread_name_prefix=THREAD_PREFIX, initializer=self._name_worker
+            max_workers=self._threads, thread_name_prefix=THREAD_PREFIX, initializer=self._start_worker
         )
         self._pending: deque[tuple[int, int, Future[bytes]]] = deque()
         self._entries: list[FrameEntry] = []
@@ -148,19 +151,27 @@ class FrameWriter:
             while self._pending:
                 self._write_oldest()
         finally:
-            self._pool.shutdown(wait=True)
+            self._end_workers()
         return SeekIndex(block_size=self._block_size, entries=tuple(self._entries))
 
     def abort(self) -> None:
         for _, _, future in self._pending:
             future.cancel()
         self._pending.clear()
-        self._pool.shutdown(wait=True)
+        self._end_workers()
 
-    @staticmethod
-    def _name_worker() -> None:
+    def _start_worker(self) -> None:
         # ThreadPoolExecutor names its workers zstd_0, zstd_1...; the kernel knows them by this name.
         name_this_thread(threading.current_thread().name.replace("_", "-"))
+        self._workers.append(threading.get_native_id())
+
+    def _end_workers(self) -> None:
+        """Return once every worker has left the kernel, not just Python: a cap on threads counts those."""
+        self._pool.shutdown(wait=True)
+        deadline = time.monotonic() + WORKER_EXIT_WAIT_S
+        for tid in self._workers:
+            while os.path.exists(f"/proc/self/task/{tid}") and time.monotonic() < deadline:
+                time.sleep(0.001)
 
     def _compress(self, block: memoryview) -> bytes:
         compressor = getattr(self._local, "compressor", None)

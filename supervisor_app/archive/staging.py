@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
+from supervisor_app.archive.compress_slots import CompressSlots
+from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex, default_compress_threads
 from supervisor_app.archive.sinks import RawFileSink, WindowSink
 from supervisor_app.chronicle.records import RecordScanner, RecordSummary, crc32
 from supervisor_app.durable import TMP_SUFFIX
@@ -27,6 +29,7 @@ class StageOptions:
     level: int
     block_size: int
     compress_threads: int | None = None  # None: the cores this process may use, at most 4
+    compress_slots: CompressSlots | None = None  # the host's cap on compression threads, if any
 
     @property
     def writes_raw(self) -> bool:
@@ -82,15 +85,15 @@ def stage_segment(
     src = os.open(source, os.O_RDONLY)
     raw_fd = zst_fd = -1
     writer: FrameWriter | None = None
+    slots = contextlib.ExitStack()
     try:
         stat = os.fstat(src)
         raw_fd = _create(raw_tmp)
         zst_fd = _create(zst_tmp)
         sinks: list[WindowSink] = [] if raw_fd < 0 else [RawFileSink(raw_fd)]
         if zst_fd >= 0:
-            writer = FrameWriter(
-                zst_fd, level=options.level, block_size=options.block_size, threads=options.compress_threads
-            )
+            threads = slots.enter_context(_compress_threads(options, check_stop))
+            writer = FrameWriter(zst_fd, level=options.level, block_size=options.block_size, threads=threads)
             sinks.append(writer)
         scanner = RecordScanner(stat.st_size, segment_size=segment_size)
         crc = 0
@@ -113,9 +116,21 @@ def stage_segment(
                 path.unlink(missing_ok=True)
         raise
     finally:
+        slots.close()  # the compression threads have ended: finish() or abort() joined them
         for fd in (src, raw_fd, zst_fd):
             if fd >= 0:
                 os.close(fd)
+
+
+@contextlib.contextmanager
+def _compress_threads(options: StageOptions, check_stop: Callable[[], None]) -> Iterator[int]:
+    """How many threads to compress with: as many as asked, or fewer while the host's cap has fewer free."""
+    wanted = options.compress_threads or default_compress_threads()
+    if options.compress_slots is None:
+        yield wanted
+    else:
+        with options.compress_slots.take(wanted, check_stop) as granted:
+            yield granted
 
 
 def read_windows(

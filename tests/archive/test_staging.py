@@ -129,8 +129,7 @@ def test_the_frame_writer_compresses_on_at_most_its_threads_each_named_for_the_k
         seen = wait_until(lambda: _named_threads("zstd-"), what="named compression threads")
         writer.finish()
     assert set(seen) <= {"zstd-0", "zstd-1", "zstd-2"}
-    # Joined threads leave the kernel's task list a moment after Python lets go of them.
-    wait_until(lambda: _named_threads("zstd-") == [], what="the compression threads to exit")
+    assert _named_threads("zstd-") == []  # gone from the kernel, not just from Python
 
 
 def test_the_default_thread_count_is_the_usable_cores_at_most_four() -> None:
