@@ -101,6 +101,14 @@ def read_limits(tid: int) -> ThreadLimits:
     )
 
 
+def applied_limits(pid: int) -> dict[str, Any] | None:
+    """What the kernel reports for process `pid` (its main thread; the others inherited it), or None if it is gone."""
+    try:
+        return read_limits(pid).as_dict()
+    except OSError:
+        return None
+
+
 def thread_ids(pid: int) -> list[int]:
     """Every thread of process `pid`, the main one (id `pid`) first."""
     others = sorted(int(name) for name in os.listdir(f"/proc/{pid}/task") if int(name) != pid)
