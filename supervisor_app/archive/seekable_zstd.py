@@ -121,10 +121,6 @@ class FrameWriter:
         self._uncompressed_offset = 0
         self._compressed_offset = 0
 
-    @property
-    def threads(self) -> int:
-        return self._threads
-
     def feed(self, data: bytes | memoryview) -> None:
         """Queue `data` (a whole number of blocks, except at the very end) for compression.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import mmap
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -11,14 +12,14 @@ from pathlib import Path
 
 from supervisor_app.archive.compress_slots import CompressSlots
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex, default_compress_threads
-from supervisor_app.archive.sinks import RawFileSink, WindowSink
+from supervisor_app.archive.sinks import RawFileSink, WindowSink, create_copy_file
 from supervisor_app.chronicle.records import RecordScanner, RecordSummary, crc32
 from supervisor_app.durable import TMP_SUFFIX
 
 # Large enough that per-window overhead vanishes, small enough to keep RSS far below 100 MiB.
 WINDOW_BLOCKS = 8
-# Windows are read into these few buffers in turn, never into fresh memory: the compressor may
-# still be working on the previous window while the next one is read.
+# Windows are read into these few buffers in turn, never into fresh memory: the compressor or
+# the raw copy's writer may still be working on the previous window while the next one is read.
 WINDOW_BUFFERS = 2
 
 
@@ -84,13 +85,17 @@ def stage_segment(
     zst_tmp = staging_dir / (name + ".zst" + TMP_SUFFIX) if options.compress else None
     src = os.open(source, os.O_RDONLY)
     raw_fd = zst_fd = -1
+    raw: RawFileSink | None = None
     writer: FrameWriter | None = None
     slots = contextlib.ExitStack()
     try:
         stat = os.fstat(src)
-        raw_fd = _create(raw_tmp)
+        raw_fd = -1 if raw_tmp is None else create_copy_file(raw_tmp)
         zst_fd = _create(zst_tmp)
-        sinks: list[WindowSink] = [] if raw_fd < 0 else [RawFileSink(raw_fd)]
+        sinks: list[WindowSink] = []
+        if raw_fd >= 0:
+            raw = RawFileSink(raw_fd)
+            sinks.append(raw)
         if zst_fd >= 0:
             threads = slots.enter_context(_compress_threads(options, check_stop))
             writer = FrameWriter(zst_fd, level=options.level, block_size=options.block_size, threads=threads)
@@ -104,11 +109,15 @@ def stage_segment(
             for sink in sinks:
                 sink.feed(window)
             offset += len(window)
+        if raw is not None:
+            raw.finish()
         index = writer.finish() if writer is not None else None
         writer = None
         # Not fsynced here: publishing does that, overlapped with staging the next segment.
         return StagedSegment(segment_id, offset, crc, stat.st_mtime, scanner.summary(), raw_tmp, zst_tmp, index)
     except BaseException:
+        if raw is not None:
+            raw.abort()
         if writer is not None:
             writer.abort()
         for path in (raw_tmp, zst_tmp):
@@ -138,7 +147,8 @@ def read_windows(
 ) -> Iterator[memoryview]:
     """The file's first `size` bytes as consecutive windows, read in turn into buffers the sinks have released."""
     count = min(WINDOW_BUFFERS, -(-size // window_size))  # a small file needs one window, smaller than usual
-    buffers = [memoryview(bytearray(min(window_size, size))) for _ in range(count)]
+    # Anonymous maps: page-aligned, as O_DIRECT wants its memory.
+    buffers = [memoryview(mmap.mmap(-1, min(window_size, size))) for _ in range(count)]
     ends = [0] * len(buffers)  # where the window each buffer holds ends in the segment
     offset = 0
     turn = 0

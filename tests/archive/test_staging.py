@@ -1,15 +1,20 @@
-"""Staging's window pipeline: reused window buffers never change bytes the compressor still needs."""
+"""Staging's window pipeline: reused window buffers never change bytes a sink still needs; the raw copy's O_DIRECT."""
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
+import subprocess
 import threading
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from supervisor_app.archive.seekable_zstd import FrameWriter, default_compress_threads
+from supervisor_app.archive.sinks import RawFileSink, create_copy_file
 from supervisor_app.archive.staging import WINDOW_BLOCKS, StageOptions, read_windows, stage_segment
 from supervisor_app.chronicle import segment_name
 from tests.archive.archive_checks import decode_whole
@@ -144,3 +149,94 @@ def test_the_default_thread_count_is_the_usable_cores_at_most_four() -> None:
     thread.join()
     assert result == [1]
     assert default_compress_threads() == min(4, len(os.sched_getaffinity(0)))
+
+
+def _resident_bytes(path: Path) -> int:
+    """Bytes of `path` in the page cache, by util-linux fincore (mincore(2))."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)], capture_output=True)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout)
+
+
+def _aligned_windows(data: bytes, size: int) -> list[memoryview]:
+    windows = []
+    for start in range(0, len(data), size):
+        buffer = mmap.mmap(-1, size)  # page-aligned memory, as staging reads into
+        buffer.write(data[start : start + size])
+        windows.append(memoryview(buffer)[: len(data[start : start + size])])
+    return windows
+
+
+def test_the_raw_copy_bypasses_the_page_cache(tmp_path: Path) -> None:
+    data = os.urandom(1 << 20)
+    path = tmp_path / "copy.q"
+    fd = create_copy_file(path)
+    try:
+        sink = RawFileSink(fd)
+        assert sink.direct  # ext4, xfs and tmpfs (Linux >= 6.6) accept O_DIRECT
+        for number, window in enumerate(_aligned_windows(data, 64 * 1024)):
+            sink.feed(window)
+            sink.release(number * 64 * 1024)  # the window before the previous one, as staging does
+        sink.finish()
+        assert sink.direct
+    finally:
+        os.close(fd)
+    assert _resident_bytes(path) == 0
+    assert path.read_bytes() == data
+
+
+def _unaligned(data: bytes) -> list[memoryview]:
+    return [memoryview(data)[i : i + 33280] for i in range(0, len(data), 33280)]  # 4 KiB blocks + 64 B
+
+
+def _short_tail(data: bytes) -> list[memoryview]:
+    return [*_aligned_windows(data[:65536], 65536), memoryview(data)[65536:]]
+
+
+@pytest.mark.parametrize("windows", [_unaligned, _short_tail])
+def test_windows_off_4k_boundaries_go_through_the_page_cache_intact(tmp_path: Path, windows: Any) -> None:
+    data = os.urandom(300_000)
+    path = tmp_path / "copy.q"
+    fd = create_copy_file(path)
+    try:
+        sink = RawFileSink(fd)
+        for window in windows(data):
+            sink.feed(window)
+        sink.finish()
+        assert not sink.direct
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == data
+
+
+def test_memory_the_device_refuses_for_o_direct_is_written_through_the_page_cache(tmp_path: Path) -> None:
+    # malloc'd memory is 16 bytes off a page: EINVAL where the device wants 512-byte aligned memory.
+    data = os.urandom(256 * 1024)
+    path = tmp_path / "copy.q"
+    fd = create_copy_file(path)
+    try:
+        sink = RawFileSink(fd)
+        window = memoryview(bytearray(data))
+        sink.feed(window)
+        sink.release(1)
+        window[:] = bytes(len(data))  # released: the sink must not read it again
+        sink.finish()
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == data
+
+
+def test_a_failed_direct_write_is_raised_by_finish(tmp_path: Path) -> None:
+    path = tmp_path / "copy.q"
+    fd = create_copy_file(path)
+    try:
+        sink = RawFileSink(fd)
+        read_only = os.open(path, os.O_RDONLY)
+        os.dup2(read_only, fd)  # the writer thread's pwrite now fails: EBADF
+        os.close(read_only)
+        sink.feed(_aligned_windows(os.urandom(65536), 65536)[0])
+        with pytest.raises(OSError) as failure:
+            sink.finish()
+        assert failure.value.errno == errno.EBADF
+    finally:
+        os.close(fd)
