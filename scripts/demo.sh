@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a virtualenv in .venv (once) and run the built-in fleet demo:
-# three synthetic feeds, their archivers under supervisord, one killed midway.
+# three synthetic feeds, their archivers under supervisord, one killed 3 s in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then

@@ -48,6 +48,8 @@ class ArchiverConfig:
     block_size: int = DEFAULT_BLOCK_SIZE
     reader_name: str = "raw-archiver"
     poll_ms: int = 1000
+    # A root on its own mount must not be recreated on the disk below it while unmounted.
+    archive_root_must_exist: bool = False
     compress_threads: int | None = None  # None: the cores it may use, at most 4
     compress_slots: CompressSlots | None = None  # the host's cap on compression threads, if any
 
@@ -120,13 +122,23 @@ class RawArchiver:
     def _prepare_archive_root(self) -> None:
         root = self._config.archive_root
         if not root.exists():
-            raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
+            if self._config.archive_root_must_exist:
+                raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
+            self._create_archive_root(root)
         if not root.is_dir():
             raise ArchiveRootError(f"archive root {root} is not a directory")
         try:
             make_dirs_durable(self._layout.staging_dir)
         except PermissionError as exc:
             raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
+
+    def _create_archive_root(self, root: Path) -> None:
+        """`mkdir -p` the root, durably; a parent we may not write or that is a file is permanent."""
+        try:
+            make_dirs_durable(root)
+        except (PermissionError, NotADirectoryError) as exc:
+            raise ArchiveRootError(f"archive root {root} cannot be created: {exc}") from exc
+        self._log.info("archive_root_created", archive_root=str(root))
 
     def _remove_leftovers(self) -> None:
         """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""

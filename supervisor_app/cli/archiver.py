@@ -20,7 +20,7 @@ from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
 from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
-from supervisor_app.json_log import JsonLogger
+from supervisor_app.logs import JsonLogger
 from supervisor_app.parent_death import die_with_parent
 from supervisor_app.process_limits import IO_CLASSES, ProcessLimits, apply_limits, parse_cpus, read_limits
 
@@ -28,7 +28,8 @@ SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's en
 EPILOG = """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
-  75  temporary failure (I/O error such as ENOSPC, archive root missing, lock held): retry later
+  75  temporary failure (I/O error such as ENOSPC, lock held, archive root missing with
+      --require-archive-root): retry later
   78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict)
 """
 
@@ -70,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", type=Path, required=True, help="the venue's queue directory")
     parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
     parser.add_argument("--venue", required=True, help="venue name (one path component)")
+    parser.add_argument(
+        "--require-archive-root",
+        action="store_true",
+        help="exit 75 if the archive root does not exist instead of creating it (a mount that is not up)",
+    )
     parser.add_argument("--compress", action="store_true", help="write seekable .q.zst + .q.zst.idx")
     parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
     parser.add_argument(
@@ -140,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         block_size=args.block_size,
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
+        archive_root_must_exist=args.require_archive_root,
         compress_threads=args.compress_threads,
         compress_slots=args.compress_slots if args.compress else None,  # copy mode takes no slots
     )

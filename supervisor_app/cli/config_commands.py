@@ -9,14 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_app.cli import exit_codes
-from supervisor_app.config import (
-    Problem,
-    check_fleet_config,
-    config_as_data,
-    problems_as_json,
-    problems_as_text,
-)
-from supervisor_app.config.problems import counted
+from supervisor_app.config.problems import Problem, counted, problems_as_json, problems_as_text
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +48,8 @@ def _register_show(subparsers: Any) -> None:
 
 def validate_config(args: argparse.Namespace) -> int:
     """Report the problems of every file; 0 when there are none."""
+    from supervisor_app.config.validation import check_fleet_config  # YAML and jsonschema: only when used
+
     checked = [check_fleet_config(path, check_paths=args.check_paths) for path in args.files]
     problems = [problem for result in checked for problem in result.problems]
     if args.format == "json":
@@ -76,6 +71,9 @@ def _summary(file_count: int, problems: list[Problem]) -> str:
 
 def show_config(args: argparse.Namespace) -> int:
     """Print the resolved config as JSON, or its problems on stderr."""
+    from supervisor_app.config.dump import config_as_data
+    from supervisor_app.config.validation import check_fleet_config
+
     checked = check_fleet_config(args.file)
     if checked.config is None:
         print(problems_as_text(checked.problems), file=sys.stderr)

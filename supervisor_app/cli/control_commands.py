@@ -14,7 +14,6 @@ from supervisor_app.cli.status_table import healthy, status_table
 from supervisor_app.config.problems import problems_as_text
 from supervisor_app.errors import ConfigError, ControlError
 from supervisor_app.supervision import control
-from supervisor_app.supervision.install import checked_fleet
 from supervisor_app.supervision.state_files import StateFiles
 
 STATUS_TIMEOUT_S = 10.0
@@ -97,8 +96,10 @@ def venue_command(args: argparse.Namespace) -> int:
 
 def reload(args: argparse.Namespace) -> int:
     """Validate FILE here, then have the running fleet apply it; 1 (and no change) if invalid."""
+    from supervisor_app.supervision.install import prepare
+
     try:
-        config, _ = checked_fleet(args.config)
+        config, _ = prepare(args.config)
     except ConfigError as problem:
         print(problems_as_text(problem.problems))
         error("the config is invalid; nothing was changed")

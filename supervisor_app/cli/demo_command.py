@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from supervisor_app.cli import exit_codes
-from supervisor_app.demo.runner import run_demo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="run three synthetic feeds and their archivers under the supervisor, kill one, show the result",
         description="Create a demo directory with a three-venue fleet config, run a synthetic feed per venue and the "
-        "fleet under supervisord, kill one archiver midway, then stop cleanly and print a per-venue summary.",
+        "fleet under supervisord, kill one archiver 3 s in, then stop cleanly and print a per-venue summary.",
     )
     parser.add_argument(
         "--workdir",
@@ -34,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         print("chronicle-fleet demo: --duration must be positive", file=sys.stderr)
         return exit_codes.USAGE
     try:
+        from supervisor_app.demo.runner import run_demo  # the feeds and the whole fleet: only when asked
+
         result = run_demo(args.workdir, args.duration, sys.stdout)
     except (FileExistsError, RuntimeError) as exc:
         print(f"chronicle-fleet demo: {exc}", file=sys.stderr)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from supervisor_app.config.problems import problems_as_text
-from supervisor_app.config.validation import load_fleet_config
 from supervisor_app.errors import ConfigError
 
 CONFIG_ENV = "CHRONICLE_FLEET_CONFIG"
@@ -40,6 +39,8 @@ def state_dir_from_args(args: argparse.Namespace) -> Path | None:
     config = config_from_args(args)
     if config is None:
         return None
+    from supervisor_app.config.validation import load_fleet_config  # the validator: only when a file is named
+
     try:
         return load_fleet_config(config).supervisor.state_dir
     except ConfigError as problem:

@@ -18,12 +18,14 @@ from supervisor_app.config.problems import problems_as_text
 from supervisor_app.durable import write_file_atomically
 from supervisor_app.errors import ConfigError, ControlError, SupervisordError
 from supervisor_app.file_lock import exclusive_lock
-from supervisor_app.logs import configure_logging, log_uncaught_exceptions
+from supervisor_app.logs import JsonLogger, log_uncaught_exceptions, route_stdlib_logging
 from supervisor_app.supervision import control
 from supervisor_app.supervision.engine import Engine
-from supervisor_app.supervision.install import checked_fleet, install
+from supervisor_app.supervision.install import install
 from supervisor_app.supervision.plugins.archive_watch import ArchiveWatch
+from supervisor_app.supervision.plugins.metrics import FleetMetrics, MetricsExporter
 from supervisor_app.supervision.plugins.systemd_notify import SystemdNotifier
+from supervisor_app.supervision.prepare_child import prepare_in_child
 from supervisor_app.supervision.render import RenderedFleet
 from supervisor_app.supervision.state_files import StateFiles, make_private_dir
 from supervisor_app.supervision.supervisord.client import SupervisordClient
@@ -54,13 +56,11 @@ def run(args: argparse.Namespace) -> int:
     path = config_from_args(args)
     if path is None:
         return exit_codes.USAGE
-    log = configure_logging(sys.stderr, component="supervisor", venue=None)
+    log = JsonLogger(sys.stderr, component="supervisor", venue=None)
     log_uncaught_exceptions(log)  # a traceback in any thread must not break the JSON stream
+    route_stdlib_logging(log)
     try:
-        config, rendered = checked_fleet(path)
-    except ConfigError as error:
-        return _config_invalid(error, log)
-    try:
+        config, rendered = prepare_in_child(path)
         return _supervise(path, config, rendered, log)
     except ConfigError as error:
         return _config_invalid(error, log)
@@ -97,26 +97,32 @@ def _supervise(path: Path, config: FleetConfig, rendered: RenderedFleet, log: An
         watch = ArchiveWatch(config.archive_root, config.venues, log=log)
         notifier = SystemdNotifier()
         cleanup.callback(notifier.close)
+        records = VenueRecords(files.venue_records, log=log)
+        metrics = FleetMetrics(records)
         engine = Engine(
             config,
             rendered,
             client,
             config_path=path.absolute(),
-            prepare=checked_fleet,
+            prepare=prepare_in_child,
             install=install,
             supervisord_alive=daemon.alive,
             waker=wakeup,
             log=log,
-            records=VenueRecords(files.venue_records, log=log),
+            records=records,
             watch=watch,
             supervisord_pid=daemon.pid,
             last_errors=last_errors,
-            observers=(notifier,),
+            observers=(notifier, metrics),
         )
         cleanup.enter_context(_signals_to(engine))
         daemon.wait_ready(client, SUPERVISORD_START_TIMEOUT_S, files.supervisord_log)
         watch.start()
         cleanup.callback(watch.close)
+        if config.supervisor.metrics.enabled:
+            exporter = MetricsExporter(config.supervisor.metrics, metrics, log=log)
+            exporter.start()
+            cleanup.callback(exporter.close)
         server = control.ControlServer(files.control_socket, control.engine_handler(engine, _answer_timeout(config)))
         server.start()
         cleanup.callback(server.close)

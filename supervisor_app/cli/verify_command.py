@@ -7,11 +7,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from supervisor_app.archive.verify import VerifyProgress, VerifyReport, verify_archive
 from supervisor_app.cli import exit_codes
 from supervisor_app.errors import InvalidVenueError
+
+if TYPE_CHECKING:
+    from supervisor_app.archive.verify import VerifyProgress, VerifyReport
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 
@@ -63,6 +65,8 @@ class ProgressLine:
 
 
 def run(args: argparse.Namespace) -> int:
+    from supervisor_app.archive.verify import verify_archive  # loaded by `verify` alone
+
     progress = ProgressLine(sys.stderr)
     started = time.monotonic()
     try:

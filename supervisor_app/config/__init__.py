@@ -7,8 +7,9 @@ only needs the typed config, must not pay for YAML and jsonschema by importing t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from supervisor_app.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from supervisor_app.config.dump import (
@@ -94,8 +95,4 @@ __all__ = [
     "schema_text",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _SOURCES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+__getattr__ = lazy_exports(__name__, _SOURCES)

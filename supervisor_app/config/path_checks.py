@@ -25,11 +25,22 @@ def path_findings(resolved: Resolved) -> list[Finding]:
         if venue.enabled and (where := resolved.origin(("venues", number, "queue_dir"))) is not None
         for problem in _directory_problems(venue.queue_dir, _READABLE_DIR, "readable")
     ]
-    archive = resolved.config.archive_root
     if resolved.origin(("archive_root",)) is not None:
-        problems = _directory_problems(archive, _WRITABLE_DIR, "writable")
-        findings += [Finding(("archive_root",), f"{archive} {problem}") for problem in problems]
+        findings += [Finding(("archive_root",), problem) for problem in _archive_root_problems(resolved)]
     return findings
+
+
+def _archive_root_problems(resolved: Resolved) -> Iterator[str]:
+    """A root that must exist must be there; one that may be created must be creatable."""
+    archive = resolved.config.archive_root
+    if archive.exists() or resolved.config.archive_root_must_exist:
+        for problem in _directory_problems(archive, _WRITABLE_DIR, "writable"):
+            hint = " (archive_root_must_exist is true: is it mounted?)" if problem == "does not exist" else ""
+            yield f"{archive} {problem}{hint}"
+        return
+    parent = next(p for p in archive.parents if p.exists())  # the archivers create the rest
+    for problem in _directory_problems(parent, _WRITABLE_DIR, "writable"):
+        yield f"{archive} cannot be created: {parent} {problem}"
 
 
 def _directory_problems(directory: Path, access: int, wanted: str) -> Iterator[str]:

@@ -18,7 +18,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from supervisor_app.chronicle.segment import segment_name
+from supervisor_app.chronicle.retention import apply_retention
+from supervisor_app.chronicle.segment import SEG_DATA_OFFSET, segment_name
 from supervisor_app.chronicle.writer import QueueWriter
 from supervisor_app.demo.payloads import market_payload
 
@@ -30,17 +31,24 @@ def record_sealed(ledger: Path, queue: Path, segment_id: int) -> None:
     try:
         data = (queue / segment_name(segment_id)).read_bytes()
     except FileNotFoundError:
-        return  # retention took it already: nothing to check it against later
+        return  # gone before we could read it: nothing to check it against later
     line = {"segment_id": segment_id, "size": len(data), "crc32": f"{zlib.crc32(data):08x}"}
     with ledger.open("a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
+
+
+def apply_writer_retention(queue: Path, head_segment_id: int, segment_size: int) -> None:
+    """What the writer's roll does with retention on, once the head segment has just been opened."""
+    apply_retention(queue, head_segment_id, SEG_DATA_OFFSET, segment_size, time.time_ns())
 
 
 def run_feed(queue: Path, ledger: Path, *, segment_size: int, rate: int, symbol: str, stop: threading.Event) -> int:
     """Write `rate` messages a second until `stop`; seal the last segment; return the message count."""
     rng = random.Random()
     seq = 0
-    with QueueWriter(queue, segment_size=segment_size, retention=True) as writer:
+    # Retention runs here rather than in the writer's roll: there it could delete a sealed segment
+    # the archiver had just archived before the ledger read it, leaving an archived segment unchecked.
+    with QueueWriter(queue, segment_size=segment_size, retention=False) as writer:
         next_batch = time.monotonic()
         while not stop.is_set():
             current = writer.current_segment_id
@@ -48,12 +56,15 @@ def run_feed(queue: Path, ledger: Path, *, segment_size: int, rate: int, symbol:
                 writer.append(market_payload(rng, seq, symbol=symbol, ts_ms=time.time_ns() // 1_000_000))
                 seq += 1
             if writer.current_segment_id != current:
-                record_sealed(ledger, queue, current)
+                for sealed in range(current, writer.current_segment_id):  # a batch may fill more than one
+                    record_sealed(ledger, queue, sealed)
+                apply_writer_retention(queue, writer.current_segment_id, segment_size)
             next_batch += BATCH_INTERVAL_S
             stop.wait(max(0.0, next_batch - time.monotonic()))
         last = writer.current_segment_id
         writer.roll()  # a feed that stops cleanly seals what it wrote
         record_sealed(ledger, queue, last)
+        apply_writer_retention(queue, writer.current_segment_id, segment_size)
     return seq
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 MARKER = ".chronicle-fleet-demo"
-DEMO_VENUES = ("binance-perp", "okx-swap", "coinbase")
+DEMO_VENUES = ("binance-perp", "coinbase", "okx-swap")  # sorted, as `status` and `verify` list them
 DEMO_SYMBOLS = MappingProxyType({"binance-perp": "BTCUSDT", "okx-swap": "BTC-USDT-SWAP", "coinbase": "BTC-USD"})
 SEGMENT_SIZE = 1024 * 1024  # rolls every second or so at the demo's rate
 

@@ -17,11 +17,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supervisor_app.errors import ControlError
 from supervisor_app.supervision.commands import Command, Reload, Restart, Start, Status, Stop
-from supervisor_app.supervision.engine import Engine
+
+if TYPE_CHECKING:
+    from supervisor_app.supervision.engine import Engine
 
 SOCKET_MODE = 0o600
 MAX_MESSAGE = 1024 * 1024

@@ -63,6 +63,8 @@ def check_read_back(config: FleetConfig, rendered: RenderedFleet, python: str = 
 def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.executable) -> list[str]:
     """The archiver command line for one venue."""
     argv = [python, "-m", ARCHIVER_MODULE, "--source", str(venue.queue_dir), "--archive-root", str(config.archive_root)]
+    if config.archive_root_must_exist:
+        argv.append("--require-archive-root")
     argv += [
         "--venue",
         venue.name,

@@ -17,6 +17,7 @@ from supervisor_app.timefmt import iso_utc
 
 Phase = Literal["starting", "running", "stopping", "backoff", "held", "stopped"]
 AfterStop = Literal["start", "replace", "remove"]
+PHASES: tuple[Phase, ...] = ("starting", "running", "stopping", "backoff", "held", "stopped")
 UP: tuple[Phase, ...] = ("starting", "running")  # a process exists (or is being spawned)
 WITH_PROCESS: tuple[Phase, ...] = (*UP, "stopping")
 

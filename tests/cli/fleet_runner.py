@@ -179,9 +179,18 @@ class FleetLauncher:
         return root
 
     def start(
-        self, root: Path, data: dict[str, Any], *, wait_for: tuple[str, ...] | None = None, journal: bool = False
+        self,
+        root: Path,
+        data: dict[str, Any],
+        *,
+        wait_for: tuple[str, ...] | None = None,
+        journal: bool = False,
+        wrap: list[str] | None = None,
     ) -> RunningFleet:
-        """`run` on `data`; with `journal`, stdout and stderr are one file that $JOURNAL_STREAM names, as under systemd."""
+        """`run` on `data`; with `journal`, stdout and stderr are one file that $JOURNAL_STREAM names, as under systemd.
+
+        `wrap`: a command line `run`'s own is appended to (e.g. `unshare --mount ...`).
+        """
         config = write_yaml(root / "fleet.yaml", data)
         stdout, stderr = root / "run.stdout", root / ("run.stdout" if journal else "run.stderr")
         with stdout.open("wb") as out, stderr.open("ab") as err:
@@ -190,7 +199,7 @@ class FleetLauncher:
                 info = os.fstat(out.fileno())
                 env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
             process = subprocess.Popen(
-                [*CLI, "run", "-c", str(config)],
+                [*(wrap or []), *CLI, "run", "-c", str(config)],
                 stdout=out,
                 stderr=subprocess.STDOUT if journal else err,
                 stdin=subprocess.DEVNULL,

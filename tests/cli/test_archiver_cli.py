@@ -77,10 +77,29 @@ def test_archive_root_that_is_a_file_exits_78(queue: Path, tmp_path: Path) -> No
     assert "is not a directory" in failure(result.stderr)["error"]
 
 
-def test_missing_archive_root_is_temporary(queue: Path, tmp_path: Path) -> None:
-    result = run(archiver_cmd(queue, tmp_path / "not-mounted", "--once"))
+def test_missing_archive_root_is_created_like_mkdir_p(queue: Path, tmp_path: Path) -> None:
+    root = tmp_path / "fresh" / "archive"
+    result = run(archiver_cmd(queue, root, "--once"))
+    assert result.returncode == 0, result.stderr
+    created = [e["archive_root"] for e in log_lines(result.stderr) if e["event"] == "archive_root_created"]
+    assert created == [str(root)]
+    assert len(list(root.rglob("*.q"))) == 4
+    assert load_position(queue / "readers" / "raw-archiver.meta").segment_id == 4
+
+
+def test_required_archive_root_that_is_missing_is_temporary(queue: Path, tmp_path: Path) -> None:
+    root = tmp_path / "not-mounted"
+    result = run(archiver_cmd(queue, root, "--once", "--require-archive-root"))
     assert result.returncode == 75
-    assert "does not exist" in failure(result.stderr)["error"]
+    assert failure(result.stderr)["error"] == f"archive root {root} does not exist (is it mounted?)"
+    assert not root.exists() and not (queue / "readers").exists()
+
+
+def test_archive_root_under_a_file_cannot_be_created_exits_78(queue: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = run(archiver_cmd(queue, tmp_path / "file" / "archive", "--once"))
+    assert result.returncode == 78
+    assert f"archive root {tmp_path}/file/archive cannot be created" in failure(result.stderr)["error"]
 
 
 def test_missing_source_once_exits_0_after_saying_so(root: Path, tmp_path: Path) -> None:

@@ -82,9 +82,8 @@ def test_json_format_of_valid_files_is_an_empty_array(capsys: pytest.CaptureFixt
 def test_check_paths_is_off_by_default_and_on_when_asked(capsys: pytest.CaptureFixture[str], valid: Path) -> None:
     assert main(["validate-config", str(valid)]) == exit_codes.OK
     assert main(["validate-config", "--check-paths", str(valid)]) == exit_codes.FAILURE
-    out = capsys.readouterr().out
-    assert f"{valid}:2:15: archive_root: {valid.parent}/archive does not exist" in out.splitlines()
-    assert f"{valid}:7:12: venues[0].queue: queue directory {valid.parent}/q does not exist" in out.splitlines()
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{valid}:7:12: venues[0].queue: queue directory {valid.parent}/q does not exist"]
 
 
 def test_show_config_prints_the_resolved_config(capsys: pytest.CaptureFixture[str], valid: Path) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.file_lock import exclusive_lock
 from tests.archive.queue_builders import write_queue
 from tests.cli.fleet_runner import (
     FleetLauncher,
@@ -69,25 +71,23 @@ def test_a_killed_archiver_is_replaced_within_1_5_s_and_logged(launcher: FleetLa
 
 def test_repeated_crashes_back_off_exponentially_then_reset(launcher: FleetLauncher) -> None:
     root = launcher.root()
-    archive = root / "archive-not-mounted"  # a missing archive root: the archiver exits 75 (temporary)
+    lock = ArchiveLayout(root / "archive", "alpha").lock_path
+    lock.parent.mkdir(parents=True)
     restart = {"initial_delay": "100ms", "max_delay": "400ms", "healthy_after": "3s"}  # far above a failing start
-    fleet = launcher.start(
-        root,
-        fleet_yaml(root, [{"name": "alpha", "bus": "main"}], restart=restart, archive_root=str(archive)),
-        wait_for=(),
-    )
+    # Another process holds the venue's archive lock: every archiver exits 75 (temporary) until it lets go.
+    with exclusive_lock(lock, held_elsewhere=AssertionError):
+        fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}], restart=restart), wait_for=())
+        scheduled = fleet.wait_events("restart_scheduled", "alpha", count=5)
+        assert [e["delay_s"] for e in scheduled[:5]] == [0.1, 0.2, 0.4, 0.4, 0.4]
+        assert [e["attempt"] for e in scheduled[:5]] == [1, 2, 3, 4, 5]
+        assert {e["exit_code"] for e in fleet.events("exited", "alpha")} == {75}
+        backing_off = wait_until(
+            lambda: (s := fleet.try_status()) and s["alpha"]["state"] == "backoff" and s["alpha"],
+            what="a backoff in status",
+        )
+        assert backing_off["next_retry_at"] and backing_off["failures"] >= 1 and backing_off["last_exit"]["code"] == 75
 
-    scheduled = fleet.wait_events("restart_scheduled", "alpha", count=5)
-    assert [e["delay_s"] for e in scheduled[:5]] == [0.1, 0.2, 0.4, 0.4, 0.4]
-    assert [e["attempt"] for e in scheduled[:5]] == [1, 2, 3, 4, 5]
-    assert {e["exit_code"] for e in fleet.events("exited", "alpha")} == {75}
-    backing_off = wait_until(
-        lambda: (s := fleet.try_status()) and s["alpha"]["state"] == "backoff" and s["alpha"],
-        what="a backoff in status",
-    )
-    assert backing_off["next_retry_at"] and backing_off["failures"] >= 1 and backing_off["last_exit"]["code"] == 75
-
-    archive.mkdir()  # the disk is back: the next try stays up, and after healthy_after the backoff resets
+    # The lock is free: the next try stays up, and after healthy_after the backoff resets.
     fleet.wait_events("backoff_reset", "alpha", timeout=15)
     os.kill(fleet.status()["alpha"]["pid"], signal.SIGKILL)
     after_reset = wait_until(
@@ -232,3 +232,31 @@ def test_venue_logs_and_their_directory_have_no_world_access(launcher: FleetLaun
     assert stat.S_IMODE((root / "logs").stat().st_mode) & 0o007 == 0
     assert stat.S_IMODE((root / "logs/alpha.log").stat().st_mode) & 0o007 == 0
     assert fleet.terminate() == 0
+
+
+def test_killing_run_and_supervisord_together_leaves_no_archiver_the_next_run_cannot_manage(
+    launcher: FleetLauncher,
+) -> None:
+    root = launcher.root()
+    data = fleet_yaml(root, [{"name": "alpha", "bus": "main"}, {"name": "beta", "bus": "main"}])
+    fleet = launcher.start(root, data)
+    archivers = [venue["pid"] for venue in fleet.status().values()]
+    supervisord = int((fleet.state_dir / "supervisord.pid").read_text())
+    os.kill(fleet.process.pid, signal.SIGKILL)
+    os.kill(supervisord, signal.SIGKILL)
+    fleet.process.wait(10)
+    # Each archiver got SIGTERM from the kernel when its parent died, and stopped cleanly.
+    wait_until(
+        lambda: all(
+            not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+            for pid in archivers
+        ),
+        timeout=15,
+        what="the archivers gone with supervisord",
+    )
+    again = launcher.start(root, data)
+    assert again.ctl("stop", "alpha").returncode == 0
+    assert again.status()["alpha"]["state"] == "stopped"
+    assert again.status()["beta"]["state"] == "running"
+    assert not again.events("restart_scheduled")  # no archiver lock held by a survivor
+    assert again.terminate() == 0

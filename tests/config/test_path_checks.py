@@ -45,13 +45,37 @@ def test_paths_are_not_checked_unless_asked(fleet: Path) -> None:
     assert len(fleet_config_problems(fleet, check_paths=True)) == 1
 
 
-def test_missing_queue_and_archive_are_reported_at_their_declarations(fleet: Path) -> None:
+def test_a_missing_queue_is_reported_at_its_declaration_and_a_missing_archive_root_is_created(fleet: Path) -> None:
     (fleet.parent / "bus/streams/raw/okx/queue").rmdir()
-    (fleet.parent / "archive").rmdir()
+    (fleet.parent / "archive").rmdir()  # the archivers create it (mkdir -p), so it is fine while creatable
     root = fleet.parent
+    assert messages(fleet) == [f"9:10: venues[0].bus: queue directory {root}/bus/streams/raw/okx/queue does not exist"]
+
+
+def test_a_missing_archive_root_that_must_exist_is_reported(fleet: Path) -> None:
+    (fleet.parent / "archive").rmdir()
+    fleet.write_text(
+        fleet.read_text().replace("archive_root: archive\n", "archive_root: archive\narchive_root_must_exist: true\n")
+    )
     assert messages(fleet) == [
-        f"2:15: archive_root: {root}/archive does not exist",
-        f"9:10: venues[0].bus: queue directory {root}/bus/streams/raw/okx/queue does not exist",
+        f"2:15: archive_root: {fleet.parent}/archive does not exist (archive_root_must_exist is true: is it mounted?)"
+    ]
+
+
+def test_an_archive_root_that_cannot_be_created(fleet: Path) -> None:
+    (fleet.parent / "archive").rmdir()
+    (fleet.parent / "archive-parent").mkdir(mode=0o555)
+    fleet.write_text(fleet.read_text().replace("archive_root: archive", "archive_root: archive-parent/archive"))
+    unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    result = subprocess.run(
+        [*unprivileged, *FLEET, "validate-config", "--check-paths", str(fleet)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.splitlines() == [
+        f"{fleet}:2:15: archive_root: {fleet.parent}/archive-parent/archive cannot be created:"
+        f" {fleet.parent}/archive-parent is not writable by this user"
     ]
 
 

@@ -14,6 +14,7 @@ from supervisor_app.config import (
     load_fleet_config,
     locate_findings,
 )
+from supervisor_app.demo.workspace import DEMO_VENUES
 from supervisor_app.errors import ConfigError
 from tests.config.sample_configs import MINIMAL, write_config
 
@@ -82,7 +83,7 @@ def test_example_config_shows_each_kind_of_venue() -> None:
 def test_demo_config_is_what_the_demo_command_expects() -> None:
     config = load_fleet_config(REPO / "configs" / "demo.yaml")
     work = REPO / "demo-work"
-    assert [venue.name for venue in config.venues] == ["binance-perp", "okx-swap", "coinbase"]
+    assert [venue.name for venue in config.venues] == list(DEMO_VENUES)
     assert {venue.source for venue in config.venues} == {"bus:demo"}
     assert config.buses[0].root == work / "bus"
     assert (config.archive_root, config.supervisor.state_dir, config.supervisor.logs.directory) == (

@@ -25,12 +25,15 @@ from supervisor_app.archive.progress import (
     ArchiveProgress,
     archive_progress,
 )
+from supervisor_app.archive.totals import TotalsReader, VenueTotals
 from supervisor_app.chronicle.segment import list_segment_ids
 from supervisor_app.config.model import VenueConfig
 from supervisor_app.errors import ChronicleFleetError
 from supervisor_app.timefmt import iso_utc
 
 WATCH_INTERVAL_S = 1.0
+# A round may take at most this share of a core: at hundreds of venues, rounds come less often.
+WATCH_DUTY = 0.025
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class VenueWatch:
     risks: tuple[Risk, ...] = ()
     error: str | None = None  # the progress could not be read (damaged metadata, say)
     observed_at: float = 0.0  # wall clock
+    totals: VenueTotals | None = None  # what the archive holds in all (for the metrics' counters)
 
     def as_status(self) -> dict[str, Any]:
         """The `archive` mapping of a status row."""
@@ -95,6 +99,7 @@ class ArchiveWatch:
         self._targets = (archive_root, tuple(v for v in venues if v.enabled))
         self._snapshot: Mapping[str, VenueWatch] = MappingProxyType({})
         self._timers: dict[str, _Timers] = {}
+        self._totals = TotalsReader()  # used by the watch's thread alone
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -108,7 +113,7 @@ class ArchiveWatch:
             return self._snapshot
 
     def start(self) -> None:
-        self.observe()
+        self._guarded_round()
         self._thread = threading.Thread(target=self._run, name="archive-watch", daemon=True)
         self._thread.start()
 
@@ -118,11 +123,17 @@ class ArchiveWatch:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.observe()
-            except Exception:  # the watch must outlive any one bad round
-                self._log.exception("archive_watch_failed")
+        wait = self._interval_s
+        while not self._stop.wait(wait):
+            started = self._monotonic()
+            self._guarded_round()
+            wait = max(self._interval_s, (self._monotonic() - started) / WATCH_DUTY)
+
+    def _guarded_round(self) -> None:
+        try:
+            self.observe()
+        except Exception:  # the watch must outlive any one bad round, and never take run down
+            self._log.exception("archive_watch_failed")
 
     def observe(self) -> None:
         """One round over every venue."""
@@ -137,16 +148,18 @@ class ArchiveWatch:
     def _observe(self, archive_root: Path, venue: VenueConfig) -> VenueWatch:
         now_ns = self._clock()
         timers = self._timers.setdefault(venue.name, _Timers())
+        layout = ArchiveLayout(archive_root, venue.name)
+        totals: VenueTotals | None = None
         try:
-            progress = archive_progress(
-                venue.queue_dir, venue.archiver.reader_name, ArchiveLayout(archive_root, venue.name), now_ns
-            )
-        except (OSError, ChronicleFleetError) as error:
+            totals = self._totals.totals(layout)
+            progress = archive_progress(venue.queue_dir, venue.archiver.reader_name, layout, now_ns)
+        except (OSError, ChronicleFleetError) as error:  # one venue's trouble is that venue's risk, never run's
             risk = Risk("unreadable", f"progress unreadable: {error}")
-            return VenueWatch(None, (risk,), str(error), now_ns / 1e9)
+            return VenueWatch(None, (risk,), str(error), now_ns / 1e9, totals)
         risks = [*_progress_risks(progress), *self._slow_risks(venue, progress, timers)]
+        risks += [Risk("unreadable", f"archive metadata unreadable: {error}") for error in totals.unreadable]
         self._log_changes(venue, risks, timers)
-        return VenueWatch(progress, tuple(risks), None, now_ns / 1e9)
+        return VenueWatch(progress, tuple(risks), None, now_ns / 1e9, totals)
 
     def _slow_risks(self, venue: VenueConfig, progress: ArchiveProgress, timers: _Timers) -> list[Risk]:
         now = self._monotonic()
