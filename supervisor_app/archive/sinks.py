@@ -1,18 +1,21 @@
 """Where staging sends a segment's windows: the raw copy, the compressor, or any other consumer.
 
 The raw copy bypasses the page cache (O_DIRECT, from a writer thread) where the filesystem
-allows it. Through the page cache, every copied byte needs a new cache page, and creating
-them was what made copy mode slow and erratic: on a VM whose balloon hands free memory back
-to the host (free page reporting), a new page in a block the host took back costs a host
-fault on first touch. bench_archiver measured 1.3-2.9x of `cp` + `sync` (kernel time
-0.8-2.7 s per GiB, depending on the host's memory that minute) with 8 MiB writes, and
-larger folios fared worse (ext4 sizes them by the write since Linux 6.16). O_DIRECT takes
-no page cache at all: it neither evicts the feed handlers' pages nor leaves dirty pages for
-the flusher threads, and the writes carry the archiver's own I/O priority, which writeback
-done by the kernel's flusher threads would not.
+allows it. Through the page cache every copied byte needs a new cache page, and creating
+them is what made copy mode slow and erratic: on a VM whose balloon hands free memory back
+to the host (free page reporting), a new page in memory the host took back costs a host
+fault on first touch, and how much of the free memory that is changes from minute to
+minute. Measured on such a VM (Linux 6.18, ext4): rewriting cached pages costs 0.07 s of
+kernel time per GiB whatever the write size, creating them 0.2-2.0 s, more with larger
+writes (ext4 sizes new folios by the write); the archiver copying with O_DIRECT spends
+0.25-0.3 s in all, steadily.
+It also neither evicts the feed handlers' cached pages nor leaves dirty pages to the
+kernel's flusher threads, and its writes carry the archiver's own I/O priority, which the
+flusher threads' writeback would not.
 
-Where O_DIRECT is refused (a filesystem without it, a window not on 4 KiB boundaries), the
-copy goes through the page cache in WRITE_PIECE writes: small folios, as `cp` makes.
+Where O_DIRECT is refused (a filesystem without it, a window off 4 KiB boundaries, memory
+the device will not take), the copy goes through the page cache in WRITE_PIECE writes:
+small folios, as `cp` makes them.
 """
 
 from __future__ import annotations
