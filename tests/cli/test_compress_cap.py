@@ -7,10 +7,13 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests import commands
 from tests.archive.queue_builders import write_queue
 from tests.kernel_probe import thread_states
 
+pytestmark = pytest.mark.slow
 ARCHIVERS = 4
 CAP = 2
 SEGMENTS = 4
