@@ -53,6 +53,10 @@ class ArchiveRootError(PermanentError):
     """The archive root cannot be created or written."""
 
 
+class UnsafePathError(PermanentError):
+    """A path we would read, write or lock through is a symbolic link or not a regular file: we refuse it."""
+
+
 class ConfigError(ChronicleFleetError):
     """A fleet configuration file is invalid; `problems` lists every finding."""
 

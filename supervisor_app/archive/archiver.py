@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +19,25 @@ from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.missing import record_missing
 from supervisor_app.archive.publish import Published, publish_segment
-from supervisor_app.archive.reader_lease import ReaderLease
+from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S, Liveness, ReaderLease
 from supervisor_app.archive.recording import record_segment
+from supervisor_app.archive.resets import QueueReset, load_resets, record_reset
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
 from supervisor_app.chronicle.segment import (
     list_segment_ids,
+    queue_segment_size,
     read_segment_header,
     segment_name,
 )
 from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.errors import (
     ArchiveBusyError,
+    ArchiveConflictError,
     ArchiveRootError,
     ArchiveRootMissingError,
+    CorruptArchiveError,
+    CorruptSegmentError,
 )
 from supervisor_app.file_lock import exclusive_lock
 
@@ -50,6 +57,7 @@ class ArchiverConfig:
     poll_ms: int = 1000
     # A root on its own mount must not be recreated on the disk below it while unmounted.
     archive_root_must_exist: bool = False
+    liveness_timeout_s: float = LIVENESS_TIMEOUT_S
     compress_threads: int | None = None  # None: the cores it may use, at most 4
     compress_slots: CompressSlots | None = None  # the host's cap on compression threads, if any
 
@@ -89,6 +97,7 @@ class RawArchiver:
         self._stop = stop
         self._clock = clock
         self._lease: ReaderLease | None = None
+        self._liveness = Liveness(config.liveness_timeout_s)
         self._said_source_missing = False
 
     def run_once(self) -> PassResult:
@@ -101,14 +110,24 @@ class RawArchiver:
         with self._session():
             while not self._stop.is_set():
                 self._archive_pass()
-                self._stop.wait(self._config.poll_ms / 1000)
+                self._idle(self._config.poll_ms / 1000)
+
+    def _idle(self, seconds: float) -> None:
+        """Wait for the next poll, checking in meanwhile: an idle loop is alive (the poll may outlast the timeout)."""
+        deadline = time.monotonic() + seconds
+        slice_s = self._liveness.timeout_s / 4
+        while (left := deadline - time.monotonic()) > 0:
+            self._liveness.check_in()
+            if self._stop.wait(min(left, slice_s)):
+                return
 
     @contextmanager
     def _session(self) -> Iterator[None]:
         self._prepare_archive_root()
         # Two archivers on one venue's archive would race on the same temp files.
         lock = self._layout.lock_path
-        with exclusive_lock(lock, held_elsewhere=lambda: ArchiveBusyError(f"another archiver holds {lock}")):
+        busy = ArchiveBusyError(f"another archiver holds {lock}")
+        with exclusive_lock(lock, held_elsewhere=lambda: busy, follow_symlinks=False):
             self._remove_leftovers()
             try:
                 yield
@@ -127,10 +146,18 @@ class RawArchiver:
             self._create_archive_root(root)
         if not root.is_dir():
             raise ArchiveRootError(f"archive root {root} is not a directory")
+        staging = self._layout.staging_dir
+        self._layout.refuse_symlinks(staging)
         try:
-            make_dirs_durable(self._layout.staging_dir)
+            make_dirs_durable(staging)
         except PermissionError as exc:
             raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
+        if os.stat(staging).st_dev != os.stat(self._layout.venue_dir).st_dev:
+            # A staged file could never be renamed into place (EXDEV): no retry would help.
+            raise ArchiveRootError(
+                f"{staging} is on another filesystem than {self._layout.venue_dir} (a mount?): staged files are "
+                "renamed into place, so it must be a plain directory on the archive's filesystem"
+            )
 
     def _create_archive_root(self, root: Path) -> None:
         """`mkdir -p` the root, durably; a parent we may not write or that is a file is permanent."""
@@ -161,20 +188,30 @@ class RawArchiver:
         return PassResult(archived=pipeline.published, source_present=True)
 
     def _walk_queue(self, lease: ReaderLease, pipeline: _PublishPipeline) -> None:
+        ids = list_segment_ids(self._config.source)
         expected = lease.position().segment_id
-        for segment_id in (i for i in list_segment_ids(self._config.source) if i >= expected):
-            self._check_stop()
+        if ids and ids[-1] < expected:
+            expected = self._queue_reset(lease, expected, ids)
+        segment_size = queue_segment_size(self._config.source)  # a sealed segment shorter than this was cut
+        for segment_id in (i for i in ids if i >= expected):
+            self._step()
             if segment_id > expected:
                 pipeline.drain()
                 self._record_missing(list(range(expected, segment_id)))
                 lease.commit(segment_id)
             path = self._config.source / segment_name(segment_id)
             try:
+                _check_segment_file(path)
                 if not read_segment_header(path, expected_id=segment_id).sealed:
                     return  # the writer's current segment: everything after it is newer still
                 started = time.monotonic()
                 staged = stage_segment(
-                    path, segment_id, self._layout.staging_dir, self._config.stage_options, self._check_stop
+                    path,
+                    segment_id,
+                    self._layout.staging_dir,
+                    self._config.stage_options,
+                    self._step,
+                    segment_size=segment_size,
                 )
             except FileNotFoundError:
                 if path.exists():
@@ -200,7 +237,15 @@ class RawArchiver:
                 self._log.warning("source_missing", source=str(source), action="waiting for the queue to appear")
                 self._said_source_missing = True
             return None
-        lease = ReaderLease(source, self._config.reader_name, clock=self._clock, log=self._log)
+        lease = ReaderLease(
+            source,
+            self._config.reader_name,
+            clock=self._clock,
+            log=self._log,
+            liveness=self._liveness,
+            venue=self._config.venue,
+            archive_root=self._config.archive_root,
+        )
         position = lease.open()
         self._lease = lease
         self._log.info(
@@ -208,10 +253,44 @@ class RawArchiver:
         )
         return lease
 
+    def _queue_reset(self, lease: ReaderLease, position: int, ids: list[int]) -> int:
+        """Every segment in the queue is below our position: its ids restarted. Move down to the oldest, loudly.
+
+        Our writer's segment at the position (unsealed, or sealed and next to be archived)
+        is normal; a queue with no segment at all is one being created. Only a queue whose
+        every segment is below the position was recreated with its old readers/ kept, and
+        retention would delete all of it, since our reader says we are past it.
+        """
+        reset = QueueReset(self._clock(), position, ids[0], ids[-1], str(self._config.source))
+        record_reset(self._layout.queue_resets_path, self._config.venue, reset)
+        self._log.error(
+            "queue_reset",
+            previous_position=position,
+            oldest_segment=ids[0],
+            newest_segment=ids[-1],
+            source=str(self._config.source),
+            record=str(self._layout.queue_resets_path),
+            action=f"moving the reader position down to segment {ids[0]}, so that retention keeps the queue, "
+            "and archiving it; an id archived before with other bytes stops the archiver (exit 78)",
+        )
+        lease.commit(ids[0])
+        return ids[0]
+
     def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
         """Make a staged segment durable under its final names, record it, then commit past it."""
-        published = publish_segment(staged, self._layout, self._config.stage_options, self._clock())
-        entry = self._record(published)
+        self._liveness.check_in()
+        try:
+            published = publish_segment(
+                staged, self._layout, self._config.stage_options, self._clock(), step=self._liveness.check_in
+            )
+            archive_ms = round((time.monotonic() - started) * 1000)  # staged, durable: what the histogram measures
+            published = replace(published, entry=replace(published.entry, archive_ms=archive_ms))
+            entry = self._record(published)
+        except ArchiveConflictError as conflict:
+            raise self._explained(conflict, staged.segment_id) from conflict
+        self._liveness.check_in()
+        if entry.corrupt:
+            self._log_corrupt(entry, published)
         lease.commit(staged.segment_id + 1)
         self._log.info(
             "segment_archived",
@@ -225,6 +304,21 @@ class RawArchiver:
             duration_s=round(time.monotonic() - started, 3),
         )
 
+    def _log_corrupt(self, entry: SegmentEntry, published: Published) -> None:
+        self._log.error(
+            "segment_corrupt",
+            segment_id=entry.segment_id,
+            source=str(self._config.source / segment_name(entry.segment_id)),
+            found=entry.findings_text(),
+            first_bad_offset=entry.first_bad_offset,
+            bad_record_count=entry.bad_record_count,
+            truncated=entry.truncated,
+            data_after_end=entry.data_after_end,
+            dated_by=entry.dated_by,
+            destination=str(published.partition_dir),
+            action="archived byte for byte as it is; verify reports it until it is acknowledged",
+        )
+
     def _record(self, published: Published) -> SegmentEntry:
         """The segment's sidecar and its partition's meta.json, durably (a v1 meta.json is migrated first)."""
         recorded = record_segment(
@@ -234,8 +328,28 @@ class RawArchiver:
             self._log.info("meta_migrated", partition=str(published.partition_dir), entries=recorded.migrated)
         return recorded.entry
 
+    def _explained(self, conflict: ArchiveConflictError, segment_id: int) -> ArchiveConflictError:
+        """The conflict, with what to do about it when a queue reset explains it."""
+        path = self._layout.queue_resets_path
+        try:
+            resets = [r for r in load_resets(path) if r.covers(segment_id)]
+        except CorruptArchiveError:
+            return conflict  # the record's own damage is reported by verify; the conflict stands as it is
+        if not resets:
+            return conflict
+        return ArchiveConflictError(
+            f"{conflict}: the queue's segment ids restarted below what was archived (queue_reset, recorded in "
+            f"{path}), and its segment {segment_id} is not the one archived under that id. To archive the new "
+            "queue, give the venue a new name in the config (its archive then starts afresh) and reload; until "
+            "then the venue is held and the reader lease keeps the queue's segments"
+        )
+
     def _record_missing(self, segment_ids: list[int]) -> None:
-        new = record_missing(self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock())
+        # Ids before the last queue reset were another queue's: those losses do not stand for these.
+        since = max((r.detected_at_ns for r in load_resets(self._layout.queue_resets_path)), default=0)
+        new = record_missing(
+            self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock(), since_ns=since
+        )
         if new:
             self._log.error(
                 "segments_missing",
@@ -245,9 +359,19 @@ class RawArchiver:
                 reason="deleted from the source before they were archived (retention, or by hand)",
             )
 
-    def _check_stop(self) -> None:
+    def _step(self) -> None:
+        """Between two steps of the work (staging windows, segments): check in, and stop if asked."""
+        self._liveness.check_in()
         if self._stop.is_set():
             raise StopRequested()
+
+
+def _check_segment_file(path: Path) -> None:
+    """CorruptSegmentError unless `path` is a regular file (a directory or a FIFO under a segment's name is no segment)."""
+    mode = os.stat(path).st_mode  # FileNotFoundError: the caller's (retention got there first)
+    if not stat.S_ISREG(mode):
+        kind = "directory" if stat.S_ISDIR(mode) else "FIFO" if stat.S_ISFIFO(mode) else "special file"
+        raise CorruptSegmentError(f"{path}: is a {kind}, not a segment file; move it out of the queue")
 
 
 class _PublishPipeline:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from supervisor_app.errors import InvalidVenueError
+from supervisor_app.errors import InvalidVenueError, UnsafePathError
 
 LAYOUT_VERSION = "v1"
 META_FILE_NAME = "meta.json"
 MISSING_FILE_NAME = "missing-segments.json"
+QUEUE_RESETS_FILE_NAME = "queue-resets.json"
+ACKNOWLEDGED_FILE_NAME = "acknowledged-losses.json"
 STAGING_DIR_NAME = ".staging"
 LOCK_FILE_NAME = ".archiver.lock"
 
@@ -71,6 +74,14 @@ class ArchiveLayout:
     def missing_segments_path(self) -> Path:
         return self.venue_dir / MISSING_FILE_NAME
 
+    @property
+    def queue_resets_path(self) -> Path:
+        return self.venue_dir / QUEUE_RESETS_FILE_NAME
+
+    @property
+    def acknowledged_path(self) -> Path:
+        return self.venue_dir / ACKNOWLEDGED_FILE_NAME
+
     def partition_dir(self, date: dt.date) -> Path:
         return self.venue_dir / date.isoformat() / "raw"
 
@@ -84,10 +95,29 @@ class ArchiveLayout:
         )
 
     def partition_dirs(self) -> list[Path]:
-        """Every existing partition directory, oldest date first."""
-        if not self.venue_dir.is_dir():
+        """Every existing partition directory, oldest date first; never one reached through a symbolic link."""
+        if not _is_real_dir(self.venue_dir):
             return []
-        return sorted(p / "raw" for p in self.venue_dir.iterdir() if _is_date_dir(p) and (p / "raw").is_dir())
+        return sorted(p / "raw" for p in self.venue_dir.iterdir() if _is_date_dir(p) and _is_real_dir(p / "raw"))
+
+    def refuse_symlinks(self, path: Path) -> None:
+        """UnsafePathError if `path` or a directory between it and the archive root is a symbolic link.
+
+        The archiver writes only into real directories under the root: a link there could
+        take its files (or its removal of stale temp files) anywhere.
+        """
+        for component in reversed([path, *path.parents]):
+            if component == self.root or self.root not in component.parents:
+                continue
+            if component.is_symlink():
+                raise UnsafePathError(
+                    f"{component}: is a symbolic link (to {os.readlink(component)}); the archiver writes only "
+                    f"into real directories under the archive root {self.root}"
+                )
+
+
+def _is_real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 def _is_date_dir(path: Path) -> bool:
@@ -95,4 +125,4 @@ def _is_date_dir(path: Path) -> bool:
         dt.date.fromisoformat(path.name)
     except ValueError:
         return False
-    return path.is_dir()
+    return _is_real_dir(path)

@@ -29,9 +29,15 @@ META_FORMAT = "chronicle-fleet.raw-meta.v2"
 LEGACY_META_FORMAT = "chronicle-fleet.raw-meta.v1"
 SIDECAR_FORMAT = "chronicle-fleet.raw-segment.v1"
 SIDECAR_SUFFIX = ".meta.json"
+# Upper bounds (seconds) of the archive-time histogram each summary keeps (Prometheus le= buckets).
+ARCHIVE_SECONDS_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 120.0)
 MAX_SEGMENT_ID = 999_999_999  # nine digits in every file name
 _ID_DIGITS = 9
 _CRC32 = re.compile("[0-9a-f]{8}")
+# How a segment's partition date was chosen: its earliest record; its earliest good record
+# (the segment is corrupt, bad records are not trusted); its file's mtime (no good record).
+DATED_BY = ("records", "good_records", "mtime")
+_DATED_BY = re.compile("|".join(DATED_BY))
 
 
 @dataclass(frozen=True)
@@ -69,18 +75,42 @@ class SegmentEntry:
     files: tuple[ArchivedFile, ...]
     zstd: ZstdInfo | None
     archived_at_ns: int
+    # What the record check found in the source (chronicle.records.RecordSummary); the bytes are archived as they were.
+    bad_record_count: int = 0
+    first_bad_offset: int | None = None  # where the first finding starts; None: the segment is healthy
+    truncated: bool = False
+    data_after_end: bool = False
+    dated_by: str = "records"  # one of DATED_BY
+    archive_ms: int | None = None  # staging to durable files, in milliseconds; None in older entries
 
     @property
     def stored_bytes(self) -> int:
         return sum(f.size for f in self.files)
+
+    @property
+    def corrupt(self) -> bool:
+        return self.first_bad_offset is not None
+
+    def findings_text(self) -> str:
+        """What the record check found, in words ("" for a healthy segment)."""
+        if not self.corrupt:
+            return ""
+        found = []
+        if self.bad_record_count:
+            found.append(f"{self.bad_record_count} bad record(s) (payload CRC-32 or header wrong)")
+        if self.truncated:
+            found.append("truncated (a record runs past the end, or the file is shorter than the queue's segments)")
+        if self.data_after_end:
+            found.append("non-zero bytes after the last record")
+        return f"{'; '.join(found)}; first at offset {self.first_bad_offset}"
 
     def same_source(self, other: SegmentEntry) -> bool:
         """Both describe the same source bytes."""
         return (self.raw_size, self.raw_crc32) == (other.raw_size, other.raw_crc32)
 
     def same_archive(self, other: SegmentEntry) -> bool:
-        """Equal but for when they were archived: recording `other` again would change nothing."""
-        return replace(self, archived_at_ns=other.archived_at_ns) == other
+        """Equal but for when and how fast they were archived: recording `other` again would change nothing."""
+        return replace(self, archived_at_ns=other.archived_at_ns, archive_ms=other.archive_ms) == other
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +124,12 @@ class SegmentEntry:
             if self.zstd is None
             else {"level": self.zstd.level, "block_size": self.zstd.block_size, "frames": self.zstd.frames},
             "archived_at_ns": self.archived_at_ns,
+            "bad_record_count": self.bad_record_count,
+            "first_bad_offset": self.first_bad_offset,
+            "truncated": self.truncated,
+            "data_after_end": self.data_after_end,
+            "dated_by": self.dated_by,
+            "archive_ms": self.archive_ms,
         }
 
     @classmethod
@@ -101,12 +137,13 @@ class SegmentEntry:
         """Read and check an entry (CorruptArchiveError names the file and the field)."""
         segment_id = fields.integer("segment_id", maximum=MAX_SEGMENT_ID)
         zstd = fields.optional_object("zstd")
-        return cls(
+        time_range = fields.time_range("event_time_range")
+        entry = cls(
             segment_id=segment_id,
             raw_size=fields.integer("raw_size"),
             raw_crc32=int(fields.text("raw_crc32", pattern=_CRC32), 16),
             record_count=fields.integer("record_count"),
-            event_time_range=fields.time_range("event_time_range"),
+            event_time_range=time_range,
             files=_archived_files(fields, segment_id),
             zstd=None
             if zstd is None
@@ -116,7 +153,22 @@ class SegmentEntry:
                 frames=zstd.integer("frames"),
             ),
             archived_at_ns=fields.integer("archived_at_ns"),
+            # Entries written before the record check was recorded lack these: they were not checked as corrupt.
+            bad_record_count=fields.integer("bad_record_count") if fields.has("bad_record_count") else 0,
+            first_bad_offset=fields.optional_integer("first_bad_offset") if fields.has("first_bad_offset") else None,
+            truncated=fields.boolean("truncated") if fields.has("truncated") else False,
+            data_after_end=fields.boolean("data_after_end") if fields.has("data_after_end") else False,
+            dated_by=fields.text("dated_by", pattern=_DATED_BY)
+            if fields.has("dated_by")
+            else ("records" if time_range else "mtime"),
+            archive_ms=fields.optional_integer("archive_ms") if fields.has("archive_ms") else None,
         )
+        found = entry.bad_record_count or entry.truncated or entry.data_after_end
+        if bool(found) != entry.corrupt:
+            raise fields.error(
+                "first_bad_offset", "must be set exactly when bad_record_count, truncated or data_after_end is"
+            )
+        return entry
 
 
 def _archived_files(fields: Fields, segment_id: int) -> tuple[ArchivedFile, ...]:
@@ -165,6 +217,10 @@ class PartitionSummary:
     raw_bytes: int = 0
     stored_bytes: int = 0
     last_applied: SegmentEntry | None = None  # counted last; its sidecar may not be written yet
+    corrupt_segment_count: int = 0  # segments archived although the record check found them corrupt
+    # How long segments took to archive: counts per ARCHIVE_SECONDS_BUCKETS (+ one above the last), and their sum.
+    archive_ms_buckets: tuple[int, ...] = (0,) * (len(ARCHIVE_SECONDS_BUCKETS) + 1)
+    archive_ms_sum: int = 0
 
     def with_entry(self, entry: SegmentEntry, previous: SegmentEntry | None) -> PartitionSummary:
         """The summary once `entry` is recorded; `previous` is the version of that segment it counts already."""
@@ -176,12 +232,25 @@ class PartitionSummary:
                 last_segment_id=_larger(self.last_segment_id, entry.segment_id),
                 raw_bytes=self.raw_bytes + entry.raw_size,
                 stored_bytes=self.stored_bytes + entry.stored_bytes,
+                corrupt_segment_count=self.corrupt_segment_count + entry.corrupt,
+                **self._timed(add=entry),
             )
         return replace(
             self._touched_by(entry),
             raw_bytes=self.raw_bytes - previous.raw_size + entry.raw_size,
             stored_bytes=self.stored_bytes - previous.stored_bytes + entry.stored_bytes,
+            corrupt_segment_count=self.corrupt_segment_count - previous.corrupt + entry.corrupt,
+            **self._timed(add=entry, remove=previous),
         )
+
+    def _timed(self, *, add: SegmentEntry, remove: SegmentEntry | None = None) -> dict[str, Any]:
+        """The archive-time histogram with `add`'s time counted and `remove`'s uncounted."""
+        buckets, total = list(self.archive_ms_buckets), self.archive_ms_sum
+        for entry, sign in ((remove, -1), (add, 1)):
+            if entry is not None and entry.archive_ms is not None:
+                buckets[archive_time_bucket(entry.archive_ms)] += sign
+                total += sign * entry.archive_ms
+        return {"archive_ms_buckets": tuple(buckets), "archive_ms_sum": total}
 
     def _touched_by(self, entry: SegmentEntry) -> PartitionSummary:
         return replace(
@@ -206,6 +275,9 @@ class PartitionSummary:
             "raw_bytes": self.raw_bytes,
             "stored_bytes": self.stored_bytes,
             "last_applied": None if self.last_applied is None else self.last_applied.to_json(),
+            "corrupt_segment_count": self.corrupt_segment_count,
+            "archive_ms_buckets": list(self.archive_ms_buckets),
+            "archive_ms_sum": self.archive_ms_sum,
         }
 
     @classmethod
@@ -225,12 +297,30 @@ class PartitionSummary:
             raw_bytes=fields.integer("raw_bytes"),
             stored_bytes=fields.integer("stored_bytes"),
             last_applied=None if last is None else SegmentEntry.from_fields(last),
+            # Summaries written before corrupt segments were counted lack it: none was counted as corrupt then.
+            corrupt_segment_count=fields.integer("corrupt_segment_count") if fields.has("corrupt_segment_count") else 0,
+            # Summaries written before archive times were kept lack them: no segment was timed then.
+            archive_ms_buckets=fields.integers("archive_ms_buckets", length=len(ARCHIVE_SECONDS_BUCKETS) + 1)
+            if fields.has("archive_ms_buckets")
+            else PartitionSummary.archive_ms_buckets,
+            archive_ms_sum=fields.integer("archive_ms_sum") if fields.has("archive_ms_sum") else 0,
         )
         _check_summary(summary, fields.path)
         return summary
 
 
+def archive_time_bucket(archive_ms: int) -> int:
+    """The histogram bucket a segment's archive time falls in (the last: above every bound)."""
+    return next((i for i, bound in enumerate(ARCHIVE_SECONDS_BUCKETS) if archive_ms <= bound * 1000), -1)
+
+
 def _check_summary(summary: PartitionSummary, path: Path) -> None:
+    if sum(summary.archive_ms_buckets) > summary.segment_count:
+        raise corrupt(
+            path, "archive_ms_buckets", f"count {sum(summary.archive_ms_buckets)} segments, more than segment_count"
+        )
+    if summary.corrupt_segment_count > summary.segment_count:
+        raise corrupt(path, "corrupt_segment_count", f"{summary.corrupt_segment_count} is more than segment_count")
     optional = (summary.first_segment_id, summary.last_segment_id, summary.last_archived_at_ns, summary.last_applied)
     if summary.segment_count == 0:
         if any(value is not None for value in optional):

@@ -131,6 +131,16 @@ class Fields:
             raise self.error(key, f"holds {len(value)} items, more than {max_items}")
         return [Fields(item, self.path, f"{self._field(key)}[{i}]") for i, item in enumerate(value)]
 
+    def integers(self, key: str, *, length: int) -> tuple[int, ...]:
+        """A list of exactly `length` non-negative integers."""
+        value = self._get(key)
+        if not isinstance(value, list) or len(value) != length:
+            raise self.error(key, f"{_shown(value)} is not a list of {length} counts")
+        return tuple(
+            Fields({"item": item}, self.path, f"{self._field(key)}[{i}]").integer("item")
+            for i, item in enumerate(value)
+        )
+
     def error(self, key: str, message: str) -> CorruptArchiveError:
         return corrupt(self.path, self._field(key), message)
 

@@ -37,13 +37,18 @@ def load_missing(path: Path) -> list[MissingSegment]:
     ]
 
 
-def record_missing(path: Path, venue: str, segment_ids: list[int], now_ns: int) -> list[int]:
-    """Add `segment_ids` to the venue's record; return the ids that were not recorded before."""
+def record_missing(path: Path, venue: str, segment_ids: list[int], now_ns: int, *, since_ns: int = 0) -> list[int]:
+    """Add `segment_ids` to the venue's record; return the ids that were not recorded before.
+
+    Only entries detected from `since_ns` on count as recorded before: after a queue reset
+    (pass its time), the restarted queue's segment 3 is another segment than the old one's.
+    """
     known = load_missing(path)
-    known_ids = {m.segment_id for m in known}
+    known_ids = {m.segment_id for m in known if m.detected_at_ns >= since_ns}
     new_ids = [i for i in segment_ids if i not in known_ids]
     if new_ids:
-        merged = sorted([*known, *(MissingSegment(i, now_ns) for i in new_ids)], key=lambda m: m.segment_id)
+        added = (MissingSegment(i, now_ns) for i in new_ids)
+        merged = sorted([*known, *added], key=lambda m: (m.segment_id, m.detected_at_ns))
         document = {"venue": venue, "missing_segments": [asdict(m) for m in merged]}
         write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
     return new_ids

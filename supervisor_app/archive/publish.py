@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from supervisor_app.durable import (
     make_dirs_durable,
     write_file_atomically,
 )
-from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError
+from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, UnsafePathError
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,27 @@ class Published:
     entry: SegmentEntry
 
 
-def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: StageOptions, now_ns: int) -> Published:
-    """Rename the staged files into the partition of the segment's earliest event and fsync it."""
+def publish_segment(
+    staged: StagedSegment,
+    layout: ArchiveLayout,
+    options: StageOptions,
+    now_ns: int,
+    *,
+    step: Callable[[], None] = lambda: None,
+) -> Published:
+    """Rename the staged files into the partition of the segment's earliest event and fsync it.
+
+    `step` is called between the slow steps (fsyncs, checks of files already there).
+    """
     date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
     files = layout.segment_files(date, staged.segment_id)
+    layout.refuse_symlinks(files.raw.parent)
     make_dirs_durable(files.raw.parent, up_to=layout.venue_dir)
+    for final in (files.raw, files.zst, files.idx):
+        if final.is_symlink():
+            raise UnsafePathError(
+                f"{final}: is a symbolic link (to {os.readlink(final)}); an archive file must be a regular file"
+            )
     source = Digest(staged.raw_size, staged.raw_crc32)
     level: int | None = None
     index: SeekIndex | None = None
@@ -46,15 +63,19 @@ def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: Stage
         for tmp in (staged.raw_tmp, staged.zst_tmp):
             if tmp is not None:
                 fsync_file(tmp)
+                step()
         _place_raw(staged.raw_tmp, files.raw, source)
+        step()
         if staged.zst_tmp is not None and staged.index is not None:
             index, kept_existing = _place_zst(staged.zst_tmp, files.zst, staged.index, source)
             level = None if kept_existing else options.level
+            step()
             _place_index(index, files.idx)
     finally:
         staged.discard()  # whatever was not renamed into place
     fsync_dir(files.raw.parent)
     fsync_dir(layout.staging_dir)
+    step()
     entry = SegmentEntry(
         segment_id=staged.segment_id,
         raw_size=staged.raw_size,
@@ -64,6 +85,11 @@ def publish_segment(staged: StagedSegment, layout: ArchiveLayout, options: Stage
         files=_present_files(files),
         zstd=None if index is None else ZstdInfo(level=level, block_size=index.block_size, frames=len(index.entries)),
         archived_at_ns=now_ns,
+        bad_record_count=staged.scan.bad_record_count,
+        first_bad_offset=staged.scan.first_bad_offset,
+        truncated=staged.scan.truncated,
+        data_after_end=staged.scan.data_after_end,
+        dated_by=_dated_by(staged),
     )
     return Published(files.raw.parent, files, entry)
 
@@ -117,6 +143,13 @@ def _place_index(index: SeekIndex, final: Path) -> None:
 
 def _present_files(files: SegmentFiles) -> tuple[ArchivedFile, ...]:
     return tuple(ArchivedFile(p.name, p.stat().st_size) for p in (files.raw, files.zst, files.idx) if p.exists())
+
+
+def _dated_by(staged: StagedSegment) -> str:
+    """What `partition_date` went by: the scan's time range covers good records only."""
+    if staged.scan.min_timestamp_ns is None:
+        return "mtime"
+    return "good_records" if staged.scan.corrupt else "records"
 
 
 def _time_range(staged: StagedSegment) -> tuple[int, int] | None:

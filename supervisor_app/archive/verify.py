@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from supervisor_app.archive.checksums import Digest, decoded_digest, file_digest
 from supervisor_app.archive.layout import LAYOUT_VERSION, META_FILE_NAME, ArchiveLayout
+from supervisor_app.archive.losses import Acknowledged, Acknowledgement, load_acknowledgements
 from supervisor_app.archive.meta import (
     LegacyMeta,
     PartitionSummary,
@@ -22,9 +24,11 @@ from supervisor_app.archive.meta import (
     sidecar_segment_id,
 )
 from supervisor_app.archive.missing import load_missing
+from supervisor_app.archive.resets import load_resets
 from supervisor_app.archive.seekable_zstd import read_index
 from supervisor_app.durable import TMP_SUFFIX
 from supervisor_app.errors import CorruptArchiveError
+from supervisor_app.timefmt import iso_utc
 
 ARCHIVE_SUFFIXES = (".q", ".q.zst", ".q.zst.idx")
 SNAPSHOT_ATTEMPTS = 3  # listings of a partition an archiver is writing, before its totals go unchecked
@@ -51,8 +55,9 @@ class VerifyProgress:
 class VerifyReport:
     segments: int
     raw_bytes: int
-    problems: tuple[Finding, ...]
-    warnings: tuple[Finding, ...]  # segments recorded as lost before archiving
+    problems: tuple[Finding, ...]  # unacknowledged losses among them
+    warnings: tuple[Finding, ...]  # what could not be checked this time
+    acknowledged: tuple[Finding, ...] = ()  # recorded losses an operator has acknowledged
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,7 @@ class _Snapshot:
     meta_problem: Finding | None
     present: dict[int, int]  # segment id -> a bit per archive file present, then one for its sidecar
     strays: list[Path]  # archive-like names of no segment
+    links: list[Path]  # symbolic links, never followed
     changed: bool  # meta.json kept changing while the directory was listed
 
 
@@ -90,25 +96,86 @@ def verify_archive(
     date: str | None = None,
     progress: Callable[[VerifyProgress], None] | None = None,
 ) -> VerifyReport:
-    """Verify every archived segment under `root` (optionally one venue, one date)."""
-    problems: list[Finding] = []
-    warnings: list[Finding] = []
-    partitions: list[Path] = []
-    for layout in _venues(root, venue, problems):
-        problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
-        lost, unreadable = _missing_segments(layout)
-        warnings += lost
-        problems += unreadable
-        partitions += [d for d in layout.partition_dirs() if date is None or d.parent.name == date]
-    totals = [_expected_totals(d) for d in partitions]
+    """Verify every archived segment under `root` (optionally one venue, one date), and report recorded losses."""
+    losses = _Losses()
+    partitions: list[tuple[Path, Acknowledged]] = []
+    layouts = list(_venues(root, venue, losses.problems))
+    for layout in layouts:
+        losses.problems += _venue_symlinks(layout)
+        losses.problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
+        acknowledged = losses.venue_records(layout)
+        partitions += [(d, acknowledged) for d in layout.partition_dirs() if date is None or d.parent.name == date]
+    if layouts and date is not None and not partitions:
+        # Verifying nothing of what was asked for is a problem, not a pass.
+        where = layouts[0].venue_dir if venue is not None else root / "raw" / LAYOUT_VERSION
+        losses.problems.append(Finding(where, f"no partition dated {date}"))
+    totals = [_expected_totals(d) for d, _ in partitions]
     tracker = _Progress(sum(t[0] for t in totals), sum(t[1] for t in totals), progress)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="verify") as executor:
-        for directory in partitions:
-            problems += _stray_tmp_files(directory)
-            found, noted = _verify_partition(directory, tracker, executor)
-            problems += found
-            warnings += noted
-    return VerifyReport(tracker.segments_done, tracker.bytes_done, tuple(problems), tuple(warnings))
+        for directory, acknowledged in partitions:
+            losses.problems += _stray_tmp_files(directory)
+            found, noted, corrupt = _verify_partition(directory, tracker, executor)
+            losses.problems += found
+            losses.warnings += noted
+            for entry in corrupt:
+                finding = Finding(
+                    directory / sidecar_name(entry.segment_id),
+                    f"segment {entry.segment_id} was corrupt in the source queue: {entry.findings_text()}; "
+                    "archived as it was",
+                )
+                losses.add(finding, acknowledged.corrupt(directory.parent.name, entry.segment_id))
+    if not tracker.segments_done and not losses.problems:
+        where = ArchiveLayout(root, venue).venue_dir if venue is not None else root / "raw" / LAYOUT_VERSION
+        losses.problems.append(Finding(where, "no archived segment to verify"))
+    return VerifyReport(
+        tracker.segments_done,
+        tracker.bytes_done,
+        tuple(losses.problems),
+        tuple(losses.warnings),
+        tuple(losses.acknowledged),
+    )
+
+
+@dataclass
+class _Losses:
+    """What verify found, with each recorded loss sorted by whether an operator has acknowledged it."""
+
+    problems: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    acknowledged: list[Finding] = field(default_factory=list)
+
+    def add(self, loss: Finding, ack: Acknowledgement | None) -> None:
+        if ack is None:
+            self.problems.append(loss)
+            return
+        reason = f": {ack.reason}" if ack.reason else ""
+        by = f"acknowledged by {ack.by} at {iso_utc(ack.at_ns / 1e9)}{reason}"
+        self.acknowledged.append(Finding(loss.path, f"{loss.message}; {by}"))
+
+    def venue_records(self, layout: ArchiveLayout) -> Acknowledged:
+        """Report the venue's missing segments and queue resets; return its acknowledgements for the rest."""
+        acknowledged = self._read(layout.acknowledged_path, load_acknowledgements)
+        covered = Acknowledged.of(acknowledged or [])
+        for missing in self._read(layout.missing_segments_path, load_missing) or []:
+            when = iso_utc(missing.detected_at_ns / 1e9)
+            message = f"segment {missing.segment_id} was lost: {missing.reason} (detected {when})"
+            self.add(Finding(layout.missing_segments_path, message), covered.missing(missing))
+        for reset in self._read(layout.queue_resets_path, load_resets) or []:
+            message = (
+                f"the queue {reset.source} restarted its segment ids (detected {iso_utc(reset.detected_at_ns / 1e9)}):"
+                f" it held segments {reset.oldest_segment}-{reset.newest_segment}, all below the archiver's position"
+                f" {reset.previous_position}; archiving went on from {reset.oldest_segment}, and what the new queue"
+                " lost before that is not recorded"
+            )
+            self.add(Finding(layout.queue_resets_path, message), covered.reset(reset))
+        return covered
+
+    def _read(self, path: Path, reader: Callable[[Path], list[Any]]) -> list[Any] | None:
+        try:
+            return reader(path)
+        except CorruptArchiveError as exc:
+            self.problems.append(_finding(path, exc))
+            return None
 
 
 def verify_segment(
@@ -120,7 +187,9 @@ def verify_segment(
     names = {f.name for f in entry.files}
     for archived in entry.files:
         path = directory / archived.name
-        if not path.is_file():
+        if path.is_symlink():
+            findings.append(Finding(path, f"listed in {recorded_in} but a symbolic link: not verified"))
+        elif not path.is_file():
             findings.append(Finding(path, f"listed in {recorded_in} but missing"))
         elif path.stat().st_size != archived.size:
             findings.append(Finding(path, f"is {path.stat().st_size} bytes, {recorded_in} says {archived.size}"))
@@ -153,32 +222,49 @@ def _digest_finding(path: Path, actual: Digest, expected: Digest, recorded_in: s
     ]
 
 
-def _missing_segments(layout: ArchiveLayout) -> tuple[list[Finding], list[Finding]]:
-    """(one warning per segment lost before archiving, the problem if the record is unreadable)."""
-    path = layout.missing_segments_path
-    try:
-        missing = load_missing(path)
-    except CorruptArchiveError as exc:
-        return [], [_finding(path, exc)]
-    return [
-        Finding(path, f"segment {m.segment_id} was deleted from the source before it was archived") for m in missing
-    ], []
-
-
 def _venues(root: Path, venue: str | None, problems: list[Finding]) -> Iterator[ArchiveLayout]:
+    """The venues to verify; symbolic links on the way are reported, never followed."""
     base = root / "raw" / LAYOUT_VERSION
+    links = [p for p in (root / "raw", base) if p.is_symlink()]
+    if links:
+        problems.append(_symlink(links[0]))
+        return
     if venue is not None:
         layout = ArchiveLayout(root, venue)
-        if not layout.venue_dir.is_dir():
+        if layout.venue_dir.is_symlink():
+            problems.append(_symlink(layout.venue_dir))
+        elif not layout.venue_dir.is_dir():
             problems.append(Finding(layout.venue_dir, f"no archive for venue {venue!r}"))
-            return
-        yield layout
+        else:
+            yield layout
         return
     if not base.is_dir():
         problems.append(Finding(base, "no raw archive here"))
         return
-    for directory in sorted(p for p in base.iterdir() if p.is_dir()):
-        yield ArchiveLayout(root, directory.name)
+    for directory in sorted(base.iterdir()):
+        if directory.is_symlink():
+            problems.append(_symlink(directory))
+        elif directory.is_dir():
+            yield ArchiveLayout(root, directory.name)
+
+
+def _venue_symlinks(layout: ArchiveLayout) -> list[Finding]:
+    """Links in the venue directory and where its partitions would be (`<date>/raw`): never followed."""
+    found = []
+    for entry in sorted(layout.venue_dir.iterdir()):
+        if entry.is_symlink():
+            found.append(_symlink(entry))
+        elif entry.is_dir() and (entry / "raw").is_symlink():
+            found.append(_symlink(entry / "raw"))
+    return found
+
+
+def _symlink(path: Path) -> Finding:
+    return Finding(
+        path,
+        f"symbolic link (to {os.readlink(path)}): an archive holds only real files and directories, "
+        "and verify does not follow links",
+    )
 
 
 def _expected_totals(directory: Path) -> tuple[int, int]:
@@ -190,19 +276,23 @@ def _expected_totals(directory: Path) -> tuple[int, int]:
     return (0, 0) if summary is None else (summary.segment_count, summary.raw_bytes)
 
 
-def _verify_partition(directory: Path, tracker: _Progress, executor: Executor) -> tuple[list[Finding], list[Finding]]:
-    """(problems, warnings) of one partition; its sidecars are read one at a time."""
+def _verify_partition(
+    directory: Path, tracker: _Progress, executor: Executor
+) -> tuple[list[Finding], list[Finding], list[SegmentEntry]]:
+    """(problems, warnings, entries of corrupt segments) of one partition; its sidecars are read one at a time."""
     snapshot = _snapshot(directory)
     meta_path = directory / META_FILE_NAME
     problems = [Finding(p, "archive file not recorded in any metadata") for p in snapshot.strays]
+    problems += [_symlink(p) for p in snapshot.links]
     if snapshot.meta_problem is not None:
         problems.append(snapshot.meta_problem)
     if isinstance(snapshot.meta, LegacyMeta):
-        return problems + _verify_legacy(directory, snapshot.meta, snapshot.present, tracker, executor), []
+        return problems + _verify_legacy(directory, snapshot.meta, snapshot.present, tracker, executor), [], []
     summary, present = snapshot.meta, snapshot.present
     if summary is not None and summary.last_applied is not None:
         present.setdefault(summary.last_applied.segment_id, 0)
     tally = PartitionSummary(venue=summary.venue if summary else "", ingest_time_ns=0)  # of the sidecars
+    corrupt = []
     for segment_id in sorted(present):
         entry, recorded_in, findings = _recorded_entry(directory, segment_id, present[segment_id], summary)
         problems += findings
@@ -211,28 +301,34 @@ def _verify_partition(directory: Path, tracker: _Progress, executor: Executor) -
             problems += verify_segment(directory, entry, executor=executor, recorded_in=recorded_in)
             tally = tally.with_entry(entry, None)
             tracker.advance(entry)
+            if entry.corrupt:
+                corrupt.append(entry)
     if summary is None:
-        return problems, []
+        return problems, [], corrupt
     if snapshot.changed:
-        return problems, [
-            Finding(
-                meta_path,
-                "kept changing while verify listed the partition (an archiver is writing it): its totals were not checked; run verify again later",
-            )
-        ]
-    return problems + _summary_findings(meta_path, summary, tally), []
+        return (
+            problems,
+            [
+                Finding(
+                    meta_path,
+                    "kept changing while verify listed the partition (an archiver is writing it): its totals were not checked; run verify again later",
+                )
+            ],
+            corrupt,
+        )
+    return problems + _summary_findings(meta_path, summary, tally), [], corrupt
 
 
 def _snapshot(directory: Path) -> _Snapshot:
     """meta.json and the listing, consistent: meta.json read before and after the listing is the same."""
     before = _read_meta(directory / META_FILE_NAME)
     for _ in range(SNAPSHOT_ATTEMPTS):
-        present, strays = _scan(directory)
+        present, strays, links = _scan(directory)
         after = _read_meta(directory / META_FILE_NAME)
         if after == before:
-            return _Snapshot(after[0], after[1], present, strays, changed=False)
+            return _Snapshot(after[0], after[1], present, strays, links, changed=False)
         before = after
-    return _Snapshot(after[0], after[1], present, strays, changed=True)
+    return _Snapshot(after[0], after[1], present, strays, links, changed=True)
 
 
 def _read_meta(path: Path) -> tuple[PartitionSummary | LegacyMeta | None, Finding | None]:
@@ -300,6 +396,8 @@ def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: Partiti
             ("stored_bytes", summary.stored_bytes, tally.stored_bytes),
             ("first_segment_id", summary.first_segment_id, tally.first_segment_id),
             ("last_segment_id", summary.last_segment_id, tally.last_segment_id),
+            ("corrupt_segment_count", summary.corrupt_segment_count, tally.corrupt_segment_count),
+            ("archive_ms_buckets", list(summary.archive_ms_buckets), list(tally.archive_ms_buckets)),
         )
         if said != found
     ]
@@ -311,13 +409,18 @@ def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: Partiti
     return findings
 
 
-def _scan(directory: Path) -> tuple[dict[int, int], list[Path]]:
-    """Per segment id, a bit per archive file present (then one for its sidecar); and archive-like names of no segment."""
+def _scan(directory: Path) -> tuple[dict[int, int], list[Path], list[Path]]:
+    """Per segment id, a bit per archive file present (then one for its sidecar); archive-like names of no
+    segment; and symbolic links (not counted as present: verify does not follow them)."""
     present: dict[int, int] = {}
     strays = []
+    links = []
     with os.scandir(directory) as entries:
         for item in entries:
             name = item.name
+            if item.is_symlink():
+                links.append(directory / name)
+                continue
             sidecar_id = sidecar_segment_id(name)
             if sidecar_id is not None:
                 present[sidecar_id] = present.get(sidecar_id, 0) | _SIDECAR_BIT
@@ -330,7 +433,7 @@ def _scan(directory: Path) -> tuple[dict[int, int], list[Path]]:
             else:
                 bit = 1 << segment_file_names(segment_id).index(name)
                 present[segment_id] = present.get(segment_id, 0) | bit
-    return present, sorted(strays)
+    return present, sorted(strays), sorted(links)
 
 
 def _archive_file_segment(name: str) -> int | None:

@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import struct
 import threading
 import zlib
@@ -16,7 +17,7 @@ from typing import Final
 
 from supervisor_app.chronicle.segment import SEG_DATA_OFFSET
 from supervisor_app.durable import fsync_dir, write_all
-from supervisor_app.errors import CorruptPositionError
+from supervisor_app.errors import CorruptPositionError, UnsafePathError
 
 READERS_DIR: Final = "readers"
 POSITION_SUFFIX: Final = ".meta"
@@ -24,6 +25,9 @@ SLOT_LEN: Final = 40
 POSITION_FILE_LEN: Final = 2 * SLOT_LEN
 LEGACY_SEGMENT_OFFSET_LEN: Final = 16
 LEGACY_OFFSET_LEN: Final = 8
+_READ_LIMIT: Final = 4096  # far more than any position file; a larger one is reported by its size
+# Never through a symbolic link (it could point anywhere), never blocking on a FIFO.
+_OPEN_FLAGS: Final = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 # segment_id, offset, heartbeat_ns, generation, then CRC-32 of those 32 bytes and 4 zero bytes.
 _SLOT_FIELDS: Final = struct.Struct("<QQQQ")
@@ -84,10 +88,13 @@ def _decode_double_slot(data: bytes, *, source: str) -> ReaderPosition:
 def load_position(path: Path) -> ReaderPosition:
     """The position stored at `path`; a missing file is the default (segment 0, offset 64)."""
     try:
-        data = path.read_bytes()
+        fd = _open_position_file(path, os.O_RDONLY)
     except FileNotFoundError:
         return ReaderPosition()
-    return decode_position(data, source=str(path))
+    try:
+        return decode_position(_read_all(fd), source=str(path))
+    finally:
+        os.close(fd)
 
 
 def store_position(path: Path, position: ReaderPosition) -> ReaderPosition:
@@ -97,31 +104,60 @@ def store_position(path: Path, position: ReaderPosition) -> ReaderPosition:
     corrupt 80-byte file raises CorruptPositionError (a person must look at it).
     """
     try:
-        data = path.read_bytes()
+        fd = _open_position_file(path, os.O_RDWR)
     except FileNotFoundError:
-        data = b""
+        return _store(-1, path, b"", position)
+    try:
+        return _store(fd, path, _read_all(fd), position)
+    finally:
+        os.close(fd)
+
+
+def _store(fd: int, path: Path, data: bytes, position: ReaderPosition) -> ReaderPosition:
+    """Store `position` over `data`, the file's content read through `fd` (-1: there is no file)."""
     current = decode_position(data, source=str(path)) if data else ReaderPosition()
     stored = replace(position, generation=max(current.generation, position.generation) + 1)
-    if len(data) == POSITION_FILE_LEN:
-        _write_slot_in_place(path, stored)
+    if fd >= 0 and len(data) == POSITION_FILE_LEN:
+        _write_slot_in_place(fd, stored)
     else:
         _create_position_file(path, stored)
     return stored
+
+
+def _open_position_file(path: Path, flags: int) -> int:
+    """An open descriptor of the position file itself: never a symbolic link's target, never a FIFO."""
+    try:
+        fd = os.open(path, flags | _OPEN_FLAGS)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafePathError(
+                f"{path}: is a symbolic link; a reader position file must be a regular file"
+            ) from error
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePathError(f"{path}: is not a regular file; a reader position file must be one")
+    return fd
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while chunk := os.pread(fd, _READ_LIMIT - len(data), len(data)):
+        data += chunk
+        if len(data) >= _READ_LIMIT:
+            break
+    return data
 
 
 def _slot_offset(generation: int) -> int:
     return (generation % 2) * SLOT_LEN
 
 
-def _write_slot_in_place(path: Path, position: ReaderPosition) -> None:
+def _write_slot_in_place(fd: int, position: ReaderPosition) -> None:
     # Only the slot of the other parity is written, so a torn write leaves the
     # slot holding the previous generation valid.
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.pwrite(fd, encode_slot(position), _slot_offset(position.generation))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    os.pwrite(fd, encode_slot(position), _slot_offset(position.generation))
+    os.fsync(fd)
 
 
 def _full_file_bytes(position: ReaderPosition) -> bytes:
@@ -138,7 +174,7 @@ def _private_tmp_name(name: str) -> str:
 
 
 def _write_durable_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         write_all(fd, data)
         os.fsync(fd)
@@ -202,11 +238,11 @@ def update_position(path: Path, change: Callable[[ReaderPosition], ReaderPositio
     processes; without the lock a heartbeat could store a position read just before
     a commit and move the reader back.
     """
-    fd = os.open(path, os.O_RDONLY)  # unregistered: FileNotFoundError
+    fd = _open_position_file(path, os.O_RDWR)  # unregistered: FileNotFoundError
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        current = decode_position(path.read_bytes(), source=str(path))
-        return store_position(path, change(current))
+        data = _read_all(fd)
+        return _store(fd, path, data, change(decode_position(data, source=str(path))))
     finally:
         os.close(fd)
 

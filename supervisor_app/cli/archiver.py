@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.compress_slots import CompressSlots
+from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, default_compress_threads
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
@@ -28,10 +30,16 @@ SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's en
 EPILOG = """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
-  75  temporary failure (I/O error such as ENOSPC, lock held, archive root missing with
+  75  temporary failure (I/O error such as ENOSPC or EIO, lock held, archive root missing with
       --require-archive-root): retry later
-  78  permanent failure (bad venue, archive root unusable, corrupt segment, archive conflict)
+  78  permanent failure (bad venue, archive root unusable, permission denied, read-only filesystem,
+      a path that is a symbolic link or not what it should be, corrupt segment, damaged metadata,
+      archive conflict)
 """
+# OSErrors no retry cures: a person must change a permission, a mount or a path first.
+PERMANENT_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.EXDEV, errno.ELOOP, errno.EISDIR, errno.ENOTDIR}
+)
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -39,6 +47,16 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
         value = int(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _seconds(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{value} is outside {low:g}..{high:g}")
         return value
 
     return parse
@@ -89,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--once", action="store_true", help="archive what is sealed now, then exit")
     parser.add_argument(
         "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
+    )
+    parser.add_argument(
+        "--liveness-timeout",
+        type=_seconds(1, 3600),
+        default=LIVENESS_TIMEOUT_S,
+        metavar="S",
+        help="stop the reader heartbeat when the work has not moved for S seconds, so that a hung archiver "
+        f"looks hung to the supervisor (default {LIVENESS_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--log-format",
@@ -147,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reader_name=args.reader_name,
         poll_ms=args.poll_ms,
         archive_root_must_exist=args.require_archive_root,
+        liveness_timeout_s=args.liveness_timeout,
         compress_threads=args.compress_threads,
         compress_slots=args.compress_slots if args.compress else None,  # copy mode takes no slots
     )
@@ -192,7 +219,11 @@ def run(
     except PermanentError as exc:
         log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=True)
         return exit_codes.CONFIG
-    except (TemporaryError, OSError) as exc:
+    except OSError as exc:
+        permanent = exc.errno in PERMANENT_ERRNOS
+        log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=permanent)
+        return exit_codes.CONFIG if permanent else exit_codes.TEMPFAIL
+    except TemporaryError as exc:
         log.error("archiver_failed", error=str(exc), error_type=type(exc).__name__, permanent=False)
         return exit_codes.TEMPFAIL
     except ChronicleFleetError as exc:

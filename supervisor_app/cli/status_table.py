@@ -58,8 +58,12 @@ def health_summary(venues: list[dict[str, Any]]) -> str:
 
 
 def healthy(venues: list[dict[str, Any]]) -> bool:
-    """Every enabled venue running and none at risk: status exits 0, else 3."""
-    return all(v["state"] == "running" and not risks(v) for v in venues)
+    """Every enabled venue running, none at risk, no loss unacknowledged: status exits 0, else 3."""
+    return all(v["state"] == "running" and not risks(v) and not unacknowledged_losses(v) for v in venues)
+
+
+def unacknowledged_losses(venue: dict[str, Any]) -> int:
+    return int((venue.get("archive") or {}).get("losses", {}).get("unacknowledged", 0))
 
 
 def risks(venue: dict[str, Any]) -> list[str]:
@@ -73,6 +77,12 @@ def note(venue: dict[str, Any]) -> str:
     found = risks(venue)
     if found:
         return "AT RISK: " + "; ".join(found)
+    if unacknowledged_losses(venue):
+        losses = venue["archive"]["losses"]
+        return (
+            f"LOSSES: {losses['missing']} missing, {losses['corrupt']} corrupt, {losses['queue_resets']} queue resets"
+            f" recorded ({losses['unacknowledged']} not acknowledged: chronicle-fleet verify)"
+        )
     if venue["held_reason"]:
         return f"held: {venue['held_reason']}"
     if venue["next_retry_at"]:

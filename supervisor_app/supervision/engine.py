@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
+from supervisor_app.archive.queue_lock import queue_lock_holder
 from supervisor_app.config.model import FleetConfig, VenueConfig
 from supervisor_app.errors import SupervisordError
 from supervisor_app.supervision.commands import (
@@ -431,5 +432,18 @@ class Engine:
                 unsettled = [v.name for v in venues if not v.settled]
                 self.log.info("fleet_stopped", venues=len(venues), unsettled=unsettled)
                 continue
-            results = [{**self.describe(v), "ok": pending.ok(v)} for v in venues]
+            results = [self._result(pending, v) for v in venues]
             answer(pending.future, {"ok": all(r["ok"] for r in results), **pending.summary, "venues": results})
+
+    def _result(self, pending: Pending, venue: Venue) -> Reply:
+        """A venue's row in an answer: a stop is not done while any archiver still holds the venue's queue."""
+        row = {**self.describe(venue), "ok": pending.ok(venue)}
+        if pending.kind == "stop" and venue.phase == "stopped":
+            try:
+                holder = queue_lock_holder(venue.config.queue_dir, venue.config.archiver.reader_name)
+            except OSError:
+                holder = None  # no readers/ directory, or none we may read: no archiver holds it
+            if holder is not None:
+                row["ok"] = False
+                row["held_reason"] = f"an archiver still runs on its queue: {holder.describe()}"
+        return row

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import struct
 import subprocess
 import zlib
 from pathlib import Path
 
 import pytest
 
+from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.losses import LossCounts
 from supervisor_app.archive.staging import StageOptions, stage_segment
+from supervisor_app.archive.totals import loss_counts
 from supervisor_app.chronicle import iter_records, queue_segment_size, segment_name
 from supervisor_app.chronicle.records import COMMIT_WORD
 from tests import commands
@@ -16,6 +22,7 @@ from tests.archive.archive_checks import assert_final_files_are_whole, decode_wh
 from tests.archive.queue_builders import write_queue
 
 SEGMENT_SIZE = 64 * 1024
+RECORD_HEADER_TIMESTAMP = struct.Struct("<Q")  # at offset 16 of a record header
 
 
 def _damage(queue: Path) -> dict[int, int]:
@@ -100,3 +107,75 @@ def test_the_archiver_archives_corrupt_segments_byte_for_byte(
     archived = sorted(path.name for path in root.rglob("*.q" + suffix))
     assert archived == [name + suffix for name in sorted(sources)]
     assert_final_files_are_whole(root, sources)
+
+
+def test_corrupt_segments_are_recorded_logged_and_fail_verify_until_acknowledged(
+    damaged_queue: tuple[Path, dict[int, int]], tmp_path: Path
+) -> None:
+    queue, offsets = damaged_queue
+    root = tmp_path / "archive"
+    root.mkdir()
+    result = subprocess.run(
+        commands.archiver_cmd(queue, root, "binance-perp", "--once"), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    logged = {
+        e["segment_id"]: e for e in map(json.loads, result.stderr.splitlines()) if e["event"] == "segment_corrupt"
+    }
+    assert sorted(logged) == [0, 1, 2]
+    assert all(e["level"] == "error" and e["first_bad_offset"] == offsets[i] for i, e in logged.items())
+    assert logged[0]["found"] == f"1 bad record(s) (payload CRC-32 or header wrong); first at offset {offsets[0]}"
+    assert logged[2]["truncated"] and logged[2]["source"] == str(queue / segment_name(2))
+
+    partition = root / "raw/v1/binance-perp/2026-01-24/raw"
+    sidecars = {i: json.loads((partition / f"{i:09d}.meta.json").read_text()) for i in range(4)}
+    assert [sidecars[i]["first_bad_offset"] for i in range(4)] == [offsets[0], offsets[1], offsets[2], None]
+    assert (sidecars[0]["bad_record_count"], sidecars[1]["truncated"], sidecars[3]["truncated"]) == (1, True, False)
+    assert [sidecars[i]["dated_by"] for i in range(4)] == ["good_records"] * 3 + ["records"]
+    assert json.loads((partition / "meta.json").read_text())["corrupt_segment_count"] == 3
+    assert loss_counts(ArchiveLayout(root, "binance-perp")) == LossCounts(corrupt=3)
+
+    verify = [*commands.FLEET, "verify", "--archive-root", str(root)]
+    failed = subprocess.run(verify, capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 1
+    corrupt_lines = [line for line in failed.stdout.splitlines() if "was corrupt in the source queue" in line]
+    assert [line.split(":")[0] for line in corrupt_lines] == [str(partition / f"{i:09d}.meta.json") for i in range(3)]
+    acked = subprocess.run(
+        [*verify, "--acknowledge", "binance-perp:0-2", "--by", "alice", "--reason", "feed handler bug FH-12"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert acked.returncode == 0, acked.stdout + acked.stderr
+    assert (
+        "acknowledged for binance-perp by alice: 0 missing segments, 3 corrupt segments, 0 queue resets" in acked.stdout
+    )
+    assert "3 acknowledged losses" in acked.stdout.splitlines()[-1]
+    assert subprocess.run(verify, capture_output=True, timeout=60).returncode == 0
+    assert loss_counts(ArchiveLayout(root, "binance-perp")) == LossCounts(corrupt=3, corrupt_acknowledged=3)
+
+
+def test_a_segment_is_dated_by_its_good_records_and_by_mtime_when_it_has_none(tmp_path: Path) -> None:
+    queue = tmp_path / "queue"
+    write_queue(queue, segments=3, segment_size=SEGMENT_SIZE)
+    early = 1_577_836_800_000_000_000  # 2020-01-01: a bad record's timestamp must not date the segment
+    first = queue / segment_name(0)
+    image = bytearray(first.read_bytes())
+    record = next(iter_records(bytes(image)))
+    RECORD_HEADER_TIMESTAMP.pack_into(image, record.offset + 16, early)
+    image[record.offset + 64] ^= 0x01  # and its payload no longer matches its CRC
+    first.write_bytes(bytes(image))
+    second = queue / segment_name(1)
+    image = bytearray(second.read_bytes())
+    for record in iter_records(bytes(image)):
+        image[record.offset + 64] ^= 0x01  # every record bad: no time to go by
+    second.write_bytes(bytes(image))
+    os.utime(second, (1_700_000_000, 1_700_000_000))  # 2023-11-14
+    root = tmp_path / "archive"
+    root.mkdir()
+    subprocess.run(commands.archiver_cmd(queue, root, "v", "--once"), check=True, capture_output=True, timeout=60)
+    entry0 = json.loads((root / "raw/v1/v/2026-01-24/raw/000000000.meta.json").read_text())
+    entry1 = json.loads((root / "raw/v1/v/2023-11-14/raw/000000001.meta.json").read_text())
+    assert (entry0["dated_by"], entry0["bad_record_count"]) == ("good_records", 1)
+    assert entry0["event_time_range"][0] > early
+    assert (entry1["dated_by"], entry1["event_time_range"], entry1["record_count"]) == ("mtime", None, 0)

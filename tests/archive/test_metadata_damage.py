@@ -24,10 +24,12 @@ from jsonschema import Draft202012Validator, validators
 
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.losses import load_acknowledgements
 from supervisor_app.archive.meta import LegacyMeta, load_partition_meta, load_sidecar
 from supervisor_app.archive.metadata_files import Fields
 from supervisor_app.archive.missing import load_missing
 from supervisor_app.archive.progress import archive_progress
+from supervisor_app.archive.resets import load_resets
 from supervisor_app.chronicle.reader_position import ReaderPosition, load_position, store_position
 from supervisor_app.config.model import VenueConfig
 from supervisor_app.errors import CorruptArchiveError
@@ -57,7 +59,7 @@ def run_archiver(queue: Path, root: Path, venue: str) -> None:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two venues archived from the `basic` fixture queue, one segment recorded missing in the first."""
+    """Two venues archived from the `basic` fixture queue, a segment recorded missing and a queue reset in the first."""
     base = tmp_path_factory.mktemp("template")
     (base / "archive").mkdir()
     for venue in (DAMAGED, HEALTHY):
@@ -65,6 +67,20 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         run_archiver(queue, base / "archive", venue)
     missing = {"venue": DAMAGED, "missing_segments": [{"segment_id": 9, "detected_at_ns": 1, "reason": "gone"}]}
     (base / "archive/raw/v1" / DAMAGED / "missing-segments.json").write_text(json.dumps(missing, indent=2))
+    reset = {"detected_at_ns": 5, "previous_position": 12, "oldest_segment": 0, "newest_segment": 5, "source": "/q"}
+    resets = {"venue": DAMAGED, "queue_resets": [reset]}
+    (base / "archive/raw/v1" / DAMAGED / "queue-resets.json").write_text(json.dumps(resets, indent=2))
+    ack = {
+        "by": "alice",
+        "at_ns": 7,
+        "reason": None,
+        "selection": "all",
+        "missing": [{"segment_id": 9, "detected_at_ns": 1}],
+        "corrupt": [{"date": "2026-01-24", "segment_id": 2}],
+        "queue_resets": [{"detected_at_ns": 5}],
+    }
+    acks = {"venue": DAMAGED, "acknowledgements": [ack]}
+    (base / "archive/raw/v1" / DAMAGED / "acknowledged-losses.json").write_text(json.dumps(acks, indent=2))
     return base
 
 
@@ -98,6 +114,8 @@ READERS: dict[str, tuple[str, Callable[[Path], object], str]] = {
     "summary": (f"{PARTITION}/meta.json", load_partition_meta, "summary"),
     "sidecar": (f"{PARTITION}/000000001.meta.json", load_sidecar, "sidecar"),
     "missing": ("missing-segments.json", load_missing, "missing_segments"),
+    "resets": ("queue-resets.json", load_resets, "queue_resets"),
+    "acknowledged": ("acknowledged-losses.json", load_acknowledgements, "acknowledged_losses"),
 }
 
 

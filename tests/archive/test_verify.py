@@ -10,6 +10,9 @@ import pytest
 import structlog
 
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.losses import LossCounts, acknowledge_losses, parse_selection
+from supervisor_app.archive.totals import loss_counts
 from supervisor_app.archive.verify import verify_archive
 
 PARTITION = Path("raw/v1/binance-perp/2026-01-24/raw")
@@ -130,18 +133,56 @@ def test_the_last_sidecar_lost_by_a_crash_is_reported_and_its_segment_still_veri
     assert report.segments == 4
 
 
-def test_filters_and_missing_segments(archive: Path) -> None:
-    assert verify_archive(archive, venue="binance-perp", date="2026-01-25").segments == 0
+def test_filters_and_nothing_found_for_them(archive: Path) -> None:
+    report = verify_archive(archive, venue="binance-perp", date="2026-01-25")
+    assert report.segments == 0
+    assert messages(archive, venue="binance-perp", date="2026-01-25") == ["binance-perp: no partition dated 2026-01-25"]
+    assert messages(archive, date="2026-01-25") == ["v1: no partition dated 2026-01-25"]
     assert messages(archive, venue="nope") == ["nope: no archive for venue 'nope'"]
-    missing = archive / "raw/v1/binance-perp/missing-segments.json"
-    missing.write_text(
-        json.dumps(
-            {"venue": "binance-perp", "missing_segments": [{"segment_id": 9, "detected_at_ns": 1, "reason": "gone"}]}
-        )
-    )
+    assert verify_archive(archive, date="2026-01-24").problems == ()
+
+
+def test_an_archive_with_nothing_archived_is_a_problem_not_a_pass(tmp_path: Path) -> None:
+    (tmp_path / "raw/v1/quiet/.staging").mkdir(parents=True)  # an archiver started, nothing sealed yet
+    assert messages(tmp_path) == ["v1: no archived segment to verify"]
+    assert messages(tmp_path, venue="quiet") == ["quiet: no archived segment to verify"]
+    (tmp_path / "raw/v1/quiet/.staging").rmdir()
+    (tmp_path / "raw/v1/quiet").rmdir()
+    assert messages(tmp_path) == ["v1: no archived segment to verify"]
+
+
+def test_recorded_losses_fail_until_acknowledged(archive: Path) -> None:
+    venue = archive / "raw/v1/binance-perp"
+    missing = [{"segment_id": 9, "detected_at_ns": 1, "reason": "gone"}, {"segment_id": 12, "detected_at_ns": 2}]
+    (venue / "missing-segments.json").write_text(json.dumps({"venue": "binance-perp", "missing_segments": missing}))
+    reset = {"detected_at_ns": 3, "previous_position": 20, "oldest_segment": 0, "newest_segment": 4, "source": "/q"}
+    (venue / "queue-resets.json").write_text(json.dumps({"venue": "binance-perp", "queue_resets": [reset]}))
     report = verify_archive(archive)
-    assert report.problems == ()
-    assert [w.message for w in report.warnings] == ["segment 9 was deleted from the source before it was archived"]
+    assert [f.path.name for f in report.problems] == ["missing-segments.json"] * 2 + ["queue-resets.json"]
+    assert report.problems[0].message.startswith("segment 9 was lost: gone (detected 1970-01-01T00:00:00")
+    assert "restarted its segment ids" in report.problems[2].message and report.acknowledged == ()
+    layout = ArchiveLayout(archive, "binance-perp")
+    assert loss_counts(layout) == LossCounts(missing=2, queue_resets=1)
+
+    ack = acknowledge_losses(layout, parse_selection("9"), by="alice", reason="TICKET-1", now_ns=10**18)
+    assert ack is not None and ack.missing == {(9, 1)} and not ack.corrupt and not ack.resets
+    report = verify_archive(archive)
+    assert [f.message[:10] for f in report.problems] == ["segment 12", "the queue "]
+    [acknowledged] = report.acknowledged
+    assert acknowledged.message.endswith("acknowledged by alice at 2001-09-09T01:46:40.000000Z: TICKET-1")
+    assert loss_counts(layout) == LossCounts(missing=2, missing_acknowledged=1, queue_resets=1)
+
+    assert acknowledge_losses(layout, parse_selection("9"), by="bob", reason=None, now_ns=2 * 10**18) is None
+    assert acknowledge_losses(layout, parse_selection("all"), by="bob", reason=None, now_ns=2 * 10**18) is not None
+    report = verify_archive(archive)
+    assert report.problems == () and len(report.acknowledged) == 3
+    assert loss_counts(layout).unacknowledged == 0
+
+    # A loss recorded after the acknowledgement, even of an acknowledged id, fails again.
+    missing.append({"segment_id": 9, "detected_at_ns": 5})
+    (venue / "missing-segments.json").write_text(json.dumps({"venue": "binance-perp", "missing_segments": missing}))
+    [problem] = verify_archive(archive).problems
+    assert problem.message.startswith("segment 9 was lost") and loss_counts(layout).unacknowledged == 1
 
 
 def test_an_unreadable_missing_segments_record_is_a_problem_not_a_crash(archive: Path) -> None:

@@ -21,7 +21,7 @@ from supervisor_app.chronicle import (
     store_position,
 )
 from supervisor_app.chronicle.reader_position import update_position
-from supervisor_app.errors import CorruptPositionError
+from supervisor_app.errors import CorruptPositionError, UnsafePathError
 from tests.chronicle.conftest import FixtureCase
 
 
@@ -121,6 +121,33 @@ def test_heartbeat_keeps_the_position(tmp_path: Path) -> None:
     store_position(path, ReaderPosition(4, 640, 5))
     beat = heartbeat(path, 99)
     assert beat == load_position(path) == ReaderPosition(4, 640, 99, 2)
+
+
+def test_a_position_file_that_is_a_symlink_is_refused_and_its_target_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.meta"
+    store_position(target, ReaderPosition(7, 64, 1))
+    before = target.read_bytes()
+    path = tmp_path / "q" / "readers" / "r.meta"
+    path.parent.mkdir(parents=True)
+    path.symlink_to(target)
+    for attempt in (
+        lambda: load_position(path),
+        lambda: heartbeat(path, 2),
+        lambda: store_position(path, ReaderPosition(9)),
+        lambda: update_position(path, lambda p: p),
+    ):
+        with pytest.raises(UnsafePathError, match=r"r\.meta: is a symbolic link"):
+            attempt()
+    assert target.read_bytes() == before
+
+
+def test_a_position_file_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "r.meta"
+    os.mkfifo(path)
+    with pytest.raises(UnsafePathError, match="is not a regular file"):
+        load_position(path)
+    with pytest.raises(UnsafePathError, match="is not a regular file"):
+        heartbeat(path, 1)
 
 
 def test_heartbeat_needs_a_registered_reader(tmp_path: Path) -> None:

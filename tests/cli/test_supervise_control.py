@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml
+from supervisor_app.archive.queue_lock import queue_lock_holder
+from tests.archive.queue_builders import write_queue
+from tests.cli.fleet_runner import FleetLauncher, cli, fleet_yaml, wait_until
+from tests.commands import archiver_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -89,3 +93,23 @@ def test_control_commands_fail_when_no_fleet_runs(tmp_path: Path) -> None:
         result = cli(*args, "--state-dir", str(tmp_path))
         assert result.returncode == 1
         assert "the fleet is not running" in result.stderr
+
+
+def test_stop_never_says_stopped_while_an_archiver_of_that_venue_runs(launcher: FleetLauncher) -> None:
+    root = launcher.root()
+    queue = root / "bus/streams/raw/alpha/queue"
+    write_queue(queue, segments=2, segment_size=64 * 1024)
+    fleet = launcher.start(root, fleet_yaml(root, [{"name": "alpha", "bus": "main"}]))
+    assert fleet.ctl("stop", "alpha").returncode == 0
+    # Someone archives the venue's queue by hand, with the default reader name, into a scratch root.
+    scratch = root / "scratch"
+    manual = subprocess.Popen(archiver_cmd(queue, scratch, "alpha"), stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: queue_lock_holder(queue, "raw-archiver") is not None, what="the manual archiver's lock")
+        stopped = fleet.ctl("stop", "alpha")
+        assert stopped.returncode == 1
+        assert f"an archiver still runs on its queue: pid {manual.pid}" in stopped.stderr
+    finally:
+        manual.terminate()
+        manual.wait(10)
+    assert fleet.ctl("stop", "alpha").returncode == 0

@@ -57,6 +57,9 @@ def test_textfile_and_counters_that_survive_a_restart_of_run(launcher: FleetLaun
     assert shown[("chronicle_fleet_venue_restarts_total", restarted)] == 1  # from the state dir, not from memory
     assert shown[("chronicle_fleet_archived_bytes_total", (("kind", "raw"), ("venue", "alpha")))] == 3 * 64 * 1024
     assert shown[("chronicle_fleet_venue_up", (("venue", "alpha"),))] == 1
+    # The archive-time histogram comes from the partition summaries: every segment timed, across the restart.
+    assert shown[("chronicle_fleet_segment_archive_seconds_count", (("venue", "alpha"),))] == 3
+    assert shown[("chronicle_fleet_segment_archive_seconds_sum", (("venue", "alpha"),))] > 0
     assert again.terminate() == 0
 
 

@@ -62,6 +62,14 @@ class VenueWatch:
             data = asdict(self.progress)
             at = self.progress.last_archived_at_ns
             data["last_archived_at"] = None if at is None else iso_utc(at / 1e9)
+        if self.totals is not None:
+            losses = self.totals.losses
+            data["losses"] = {
+                "missing": losses.missing,
+                "corrupt": losses.corrupt,
+                "queue_resets": losses.queue_resets,
+                "unacknowledged": losses.unacknowledged,
+            }
         data["risks"] = [risk.message for risk in self.risks]
         data["risk_reasons"] = [risk.reason for risk in self.risks]
         data["observed_at"] = iso_utc(self.observed_at)

@@ -21,7 +21,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import CollectorRegistry
 
 from supervisor_app import __version__
-from supervisor_app.archive.totals import ARCHIVE_SECONDS_BUCKETS, VenueTotals
+from supervisor_app.archive.meta import ARCHIVE_SECONDS_BUCKETS
+from supervisor_app.archive.totals import VenueTotals
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.config.model import MetricsSettings
 from supervisor_app.supervision.plugins import FleetView
@@ -182,6 +183,11 @@ def _totals(rows: Iterable[_VenueRow]) -> Iterator[Metric]:
         "Times the queue's segment ids restarted below the archiver's position.",
         labels=["venue"],
     )
+    unacknowledged = GaugeMetricFamily(
+        PREFIX + "losses_unacknowledged",
+        "Recorded losses (missing or corrupt segments, queue resets) no operator has acknowledged: verify fails on them.",
+        labels=["venue"],
+    )
     seconds = HistogramMetricFamily(
         PREFIX + "segment_archive_seconds",
         "Time to archive one segment (staged, made durable, recorded).",
@@ -194,11 +200,12 @@ def _totals(rows: Iterable[_VenueRow]) -> Iterator[Metric]:
         segments.add_metric([row.name], totals.segments)
         archived_bytes.add_metric([row.name, "raw"], totals.raw_bytes)
         archived_bytes.add_metric([row.name, "stored"], totals.stored_bytes)
-        missing.add_metric([row.name], totals.missing_segments)
-        corrupt.add_metric([row.name], totals.corrupt_segments)
-        resets.add_metric([row.name], totals.queue_resets)
+        missing.add_metric([row.name], totals.losses.missing)
+        corrupt.add_metric([row.name], totals.losses.corrupt)
+        resets.add_metric([row.name], totals.losses.queue_resets)
+        unacknowledged.add_metric([row.name], totals.losses.unacknowledged)
         seconds.add_metric([row.name], _buckets(totals), totals.archive_seconds_sum)
-    yield from (segments, archived_bytes, missing, corrupt, resets, seconds)
+    yield from (segments, archived_bytes, missing, corrupt, resets, unacknowledged, seconds)
 
 
 def _buckets(totals: VenueTotals) -> list[tuple[str, float]]:
