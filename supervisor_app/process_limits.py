@@ -19,8 +19,6 @@ from supervisor_app.errors import PermanentError
 
 IoClass = Literal["idle", "best-effort"]
 IO_CLASSES: tuple[IoClass, ...] = ("idle", "best-effort")
-NICE_RANGE = range(-20, 20)
-IO_LEVELS = range(8)  # best-effort: 0 highest .. 7 lowest
 
 _IOPRIO_WHO_PROCESS = 1  # a thread id, in fact
 _IOPRIO_CLASS_SHIFT = 13
@@ -102,10 +100,10 @@ def read_limits(tid: int) -> ThreadLimits:
 
 
 def applied_limits(pid: int) -> dict[str, Any] | None:
-    """What the kernel reports for process `pid` (its main thread; the others inherited it), or None if it is gone."""
+    """What the kernel reports for process `pid` (its main thread; the others inherited it), or None if unknown."""
     try:
         return read_limits(pid).as_dict()
-    except OSError:
+    except (OSError, PermanentError):  # gone, or I/O priorities unknown on this machine
         return None
 
 
