@@ -25,6 +25,7 @@ from supervisor_app.errors import ChronicleFleetError, PermanentError, Temporary
 from supervisor_app.logs import JsonLogger
 from supervisor_app.parent_death import die_with_parent
 from supervisor_app.process_limits import IO_CLASSES, ProcessLimits, apply_limits, parse_cpus, read_limits
+from supervisor_app.units import parse_size, show_size
 
 SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
 EPILOG = """exit codes:
@@ -57,6 +58,18 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
         value = float(text)
         if not low <= value <= high:  # NaN fails too
             raise argparse.ArgumentTypeError(f"{value} is outside {low:g}..{high:g}")
+        return value
+
+    return parse
+
+
+def _size(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = parse_size(int(text) if text.isdigit() else text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a size: bytes, or a number with B, KiB, MiB or GiB")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is outside {show_size(low)}..{show_size(high)}")
         return value
 
     return parse
@@ -98,9 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
     parser.add_argument(
         "--block-size",
-        type=_bounded_int(4096, 256 * 1024 * 1024),
+        type=_size(4096, 256 * 1024 * 1024),
         default=DEFAULT_BLOCK_SIZE,
-        help="bytes per zstd frame (default 1 MiB)",
+        metavar="SIZE",
+        help="bytes per zstd frame: a number of bytes or, as in the fleet config, 64KiB, 1MiB (default 1MiB)",
     )
     parser.add_argument("--level", type=_bounded_int(1, 22), default=DEFAULT_LEVEL, help="zstd level (default 3)")
     parser.add_argument("--reader-name", default="raw-archiver", help="name of our reader position file")
