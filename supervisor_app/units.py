@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-from fractions import Fraction
 
 # `(?!\n)$` rather than `$`: Python's `$` also matches before a final newline.
 DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)? ?(ms|s|m|h)(?!\n)$"
@@ -17,7 +16,8 @@ SIZE_PATTERN = r"^[0-9]+ ?(B|KiB|MiB|GiB)(?!\n)$"
 _DURATION = re.compile(DURATION_PATTERN)
 _SIZE = re.compile(SIZE_PATTERN)
 _NUMBER_AND_UNIT = re.compile(r"([0-9.]+) ?([A-Za-z]+)")
-_SECONDS_PER_UNIT = (("ms", Fraction(1, 1000)), ("s", Fraction(1)), ("m", Fraction(60)), ("h", Fraction(3600)))
+# Seconds per unit as exact (numerator, denominator) pairs, for Fraction.
+_SECONDS_PER_UNIT = (("ms", (1, 1000)), ("s", (1, 1)), ("m", (60, 1)), ("h", (3600, 1)))
 _BYTES_PER_UNIT = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3))
 
 
@@ -27,8 +27,11 @@ def parse_duration(value: object) -> float | None:
         return float(value) if math.isfinite(value) else None
     if not isinstance(value, str) or not _DURATION.match(value):
         return None
+    # Imported here: fractions loads decimal (~0.5 MiB), which an archiver parsing only sizes does not need.
+    from fractions import Fraction
+
     number, unit = _split(value)
-    return float(Fraction(number) * dict(_SECONDS_PER_UNIT)[unit])
+    return float(Fraction(number) * Fraction(*dict(_SECONDS_PER_UNIT)[unit]))
 
 
 def parse_size(value: object) -> int | None:
@@ -45,10 +48,13 @@ def parse_size(value: object) -> int | None:
 
 def show_duration(seconds: float) -> str:
     """`0.5` -> `500ms`, `60` -> `1m`, `7` -> `7s`: the largest unit that divides it exactly."""
+    from fractions import Fraction  # see parse_duration
+
     exact = Fraction(seconds).limit_denominator(1000)
     if exact == 0:
         return "0s"
-    for unit, size in reversed(_SECONDS_PER_UNIT):
+    for unit, ratio in reversed(_SECONDS_PER_UNIT):
+        size = Fraction(*ratio)
         if (exact / size).denominator == 1:
             return f"{exact / size}{unit}"
     return f"{seconds}s"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from supervisor_app.archive.compress_slots import CompressSlots
 from supervisor_app.archive.destination import Destination, Placed, Staged, open_destination
 from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.object_store.settings import TransferSettings
@@ -48,13 +49,20 @@ class ArchiverConfig:
     # A root on its own mount must not be recreated on the disk below it while unmounted.
     archive_root_must_exist: bool = False
     liveness_timeout_s: float = LIVENESS_TIMEOUT_S
+    compress_threads: int | None = None  # None: the cores it may use, at most 4
+    compress_slots: CompressSlots | None = None  # the host's cap on compression threads, if any
     object_store: StoreSettings | None = None  # for an s3:// root: endpoint, region, addressing style
     transfer: TransferSettings = field(default_factory=TransferSettings)  # for an s3:// root: parts, retries
 
     @property
     def stage_options(self) -> StageOptions:
         return StageOptions(
-            compress=self.compress, retain_raw=self.retain_raw, level=self.level, block_size=self.block_size
+            compress=self.compress,
+            retain_raw=self.retain_raw,
+            level=self.level,
+            block_size=self.block_size,
+            compress_threads=self.compress_threads,
+            compress_slots=self.compress_slots,
         )
 
 

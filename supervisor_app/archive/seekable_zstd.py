@@ -6,6 +6,7 @@ import functools
 import os
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -15,8 +16,9 @@ from typing import BinaryIO
 
 import zstandard
 
-from supervisor_app.durable import write_all
+from supervisor_app.archive.sinks import write_in_pieces
 from supervisor_app.errors import CorruptArchiveError
+from supervisor_app.thread_names import name_this_thread
 
 IDX_MAGIC = b"QZSTIDX1"
 IDX_VERSION = 1
@@ -24,6 +26,9 @@ IDX_HEADER = struct.Struct("<8sHHIQ")
 IDX_ENTRY = struct.Struct("<QQII")
 DEFAULT_BLOCK_SIZE = 1024 * 1024
 DEFAULT_LEVEL = 3
+DEFAULT_THREADS_MAX = 4  # beyond this, an archiver's share of the host matters more than its speed
+THREAD_PREFIX = "zstd"  # workers are named zstd-0, zstd-1...: in `top -H`, ps -L and /proc/<pid>/task/*/comm
+WORKER_EXIT_WAIT_S = 1.0  # a joined worker is usually gone within microseconds; a preempted one, later
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,13 @@ def read_index(path: Path) -> SeekIndex:
     return SeekIndex.decode(path.read_bytes(), source=str(path))
 
 
+def default_compress_threads() -> int:
+    """The cores this process may run on, at most DEFAULT_THREADS_MAX."""
+    return min(DEFAULT_THREADS_MAX, len(os.sched_getaffinity(0)))
+
+
 class FrameWriter:
-    """Compresses blocks into independent frames on every core and appends them, in order, to a file.
+    """Compresses blocks into independent frames on `threads` workers and appends them, in order, to a file.
 
     With `write`, frames go to that callable instead of `fd` (an object store's multipart upload).
     """
@@ -109,28 +119,39 @@ class FrameWriter:
         threads: int | None = None,
         write: Callable[[bytes], object] | None = None,
     ) -> None:
-        self._write = write if write is not None else functools.partial(write_all, fd)
+        self._write = write if write is not None else functools.partial(write_in_pieces, fd)
         self._level = level
         self._block_size = block_size
-        self._threads = threads or os.cpu_count() or 1
+        self._threads = threads or default_compress_threads()
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="zstd")
+        self._workers: list[int] = []  # their kernel thread ids
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._threads, thread_name_prefix=THREAD_PREFIX, initializer=self._start_worker
+        )
         self._pending: deque[tuple[int, int, Future[bytes]]] = deque()
         self._entries: list[FrameEntry] = []
         self._uncompressed_offset = 0
         self._compressed_offset = 0
 
     def feed(self, data: bytes | memoryview) -> None:
-        """Queue `data` (a whole number of blocks, except at the very end) for compression."""
+        """Queue `data` (a whole number of blocks, except at the very end) for compression.
+
+        `data` must stay unchanged until `release` passes its end: blocks are compressed from it in place.
+        """
         view = memoryview(data)
         for start in range(0, len(view), self._block_size):
             block = view[start : start + self._block_size]
             future = self._pool.submit(self._compress, block)
             self._pending.append((self._uncompressed_offset, len(block), future))
             self._uncompressed_offset += len(block)
-            # Bound memory: a few blocks per core in flight, never a whole segment.
+            # Bound memory: a few blocks per thread in flight, never a whole segment.
             while len(self._pending) > 2 * self._threads:
                 self._write_oldest()
+
+    def release(self, end: int) -> None:
+        """Write every frame of the data fed before offset `end`, so that its buffer may be reused."""
+        while self._pending and self._pending[0][0] < end:
+            self._write_oldest()
 
     def finish(self) -> SeekIndex:
         """Write every pending frame and return the index; the caller fsyncs the file."""
@@ -138,14 +159,27 @@ class FrameWriter:
             while self._pending:
                 self._write_oldest()
         finally:
-            self._pool.shutdown(wait=True)
+            self._end_workers()
         return SeekIndex(block_size=self._block_size, entries=tuple(self._entries))
 
     def abort(self) -> None:
         for _, _, future in self._pending:
             future.cancel()
         self._pending.clear()
+        self._end_workers()
+
+    def _start_worker(self) -> None:
+        # ThreadPoolExecutor names its workers zstd_0, zstd_1...; the kernel knows them by this name.
+        name_this_thread(threading.current_thread().name.replace("_", "-"))
+        self._workers.append(threading.get_native_id())
+
+    def _end_workers(self) -> None:
+        """Return once every worker has left the kernel, not just Python: a cap on threads counts those."""
         self._pool.shutdown(wait=True)
+        deadline = time.monotonic() + WORKER_EXIT_WAIT_S
+        for tid in self._workers:
+            while os.path.exists(f"/proc/self/task/{tid}") and time.monotonic() < deadline:
+                time.sleep(0.001)
 
     def _compress(self, block: memoryview) -> bytes:
         compressor = getattr(self._local, "compressor", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import os
 import signal
@@ -10,12 +11,14 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+from supervisor_app.archive.compress_slots import CompressSlots
 from supervisor_app.archive.object_store.settings import MAX_PART_SIZE, MIN_PART_SIZE, TransferSettings, keep_awscrt_out
 from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S
-from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
+from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, default_compress_threads
 from supervisor_app.archive_root import ArchiveRoot, S3Root
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
@@ -24,6 +27,8 @@ from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
 from supervisor_app.logs import JsonLogger
 from supervisor_app.parent_death import die_with_parent
+from supervisor_app.process_limits import IO_CLASSES, ProcessLimits, apply_limits, parse_cpus, read_limits
+from supervisor_app.units import parse_size, show_size
 
 SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
 EPILOG = (
@@ -65,6 +70,35 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def _size(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = parse_size(int(text) if text.isdigit() else text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a size: bytes, or a number with B, KiB, MiB or GiB")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is outside {show_size(low)}..{show_size(high)}")
+        return value
+
+    return parse
+
+
+def _cpus(text: str) -> frozenset[int]:
+    try:
+        cores = parse_cpus(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if max(cores) > 4095:
+        raise argparse.ArgumentTypeError(f"core {max(cores)} is beyond 4095")
+    return cores
+
+
+def _slots(text: str) -> CompressSlots:
+    directory, colon, count = text.rpartition(":")
+    if not colon or not directory or not count.isdigit() or not 1 <= int(count) <= 1024:
+        raise argparse.ArgumentTypeError(f"{text!r} is not DIR:N with N from 1 to 1024")
+    return CompressSlots(Path(directory).absolute(), int(count))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chronicle-raw-archiver",
@@ -89,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retain-q", action="store_true", help="with --compress, also keep the raw .q")
     parser.add_argument(
         "--block-size",
-        type=_bounded_int(4096, 256 * 1024 * 1024),
+        type=_size(4096, 256 * 1024 * 1024),
         default=DEFAULT_BLOCK_SIZE,
-        help="bytes per zstd frame (default 1 MiB)",
+        metavar="SIZE",
+        help="bytes per zstd frame: a number of bytes or, as in the fleet config, 64KiB, 1MiB (default 1MiB)",
     )
     parser.add_argument("--level", type=_bounded_int(1, 22), default=DEFAULT_LEVEL, help="zstd level (default 3)")
     parser.add_argument("--reader-name", default="raw-archiver", help="name of our reader position file")
@@ -134,11 +169,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="log format on stderr: JSON lines, or a readable line per event; auto: console on a terminal, else JSON",
     )
     parser.add_argument("--version", action="version", version=version_line("chronicle-raw-archiver"))
+    share = parser.add_argument_group("share of the host, for the archiver and all its threads (default: inherited)")
+    share.add_argument("--nice", type=_bounded_int(-20, 19), help="CPU niceness, -20 (greedy) to 19 (yields to all)")
+    share.add_argument("--io-class", choices=IO_CLASSES, help="I/O scheduling class")
+    share.add_argument(
+        "--io-level", type=_bounded_int(0, 7), help="with --io-class best-effort: 0 (highest) to 7 (lowest, default)"
+    )
+    share.add_argument("--cpu-affinity", type=_cpus, metavar="CORES", help="run only on these cores, e.g. 2-3,6")
+    share.add_argument(
+        "--compress-threads",
+        type=_bounded_int(1, 64),
+        help="zstd threads (default: the cores it may use, at most 4)",
+    )
+    share.add_argument(
+        "--compress-slots",
+        type=_slots,
+        metavar="DIR:N",
+        help="compress on at most N threads across every archiver given the same DIR:N (N lock files in DIR)",
+    )
     return parser
 
 
+def process_limits(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ProcessLimits:
+    if args.io_level is not None and args.io_class != "best-effort":
+        parser.error("--io-level goes with --io-class best-effort")
+    level = 7 if args.io_level is None else args.io_level
+    return ProcessLimits(nice=args.nice, io_class=args.io_class, io_level=level, cpu_affinity=args.cpu_affinity)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    limits = process_limits(args, parser)
     json_logs = {"auto": None, "json": True, "console": False}[args.log_format]
     log = JsonLogger(sys.stderr, json_lines=json_logs, venue=args.venue)
     stop = threading.Event()
@@ -161,15 +223,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         poll_ms=args.poll_ms,
         archive_root_must_exist=args.require_archive_root,
         liveness_timeout_s=args.liveness_timeout,
+        compress_threads=args.compress_threads,
+        compress_slots=args.compress_slots if args.compress else None,  # copy mode takes no slots
         object_store=store_settings(args) if isinstance(root, S3Root) else None,
         transfer=TransferSettings(args.s3_part_size, args.s3_parts_in_flight, args.s3_attempts),
     )
-    return run(config, log, stop, once=args.once)
+    return run(config, log, stop, once=args.once, limits=limits)
 
 
-def run(config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once: bool) -> int:
-    """Run the archiver and turn its outcome into an exit code."""
+def run(
+    config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once: bool, limits: ProcessLimits | None = None
+) -> int:
+    """Apply `limits` (before any thread starts), run the archiver and turn its outcome into an exit code."""
     try:
+        notes = apply_limits(limits or ProcessLimits())
+        if config.compress_threads is None:  # the default follows the cores the affinity left us
+            config = dataclasses.replace(config, compress_threads=default_compress_threads())
         archiver = RawArchiver(config, log=log, stop=stop)
         log.info(
             "archiver_started",
@@ -179,7 +248,14 @@ def run(config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once:
             once=once,
             version=__version__,
             scanner=SCANNER_IMPLEMENTATION,
+            resources=applied_resources(config),
         )
+        for note in notes:
+            log.warning(
+                "resources_not_applied",
+                reason=note,
+                action="give the service CAP_SYS_NICE (AmbientCapabilities=), or a nice value at or above the inherited one",
+            )
         if SCANNER_IMPLEMENTATION != "c":
             log.warning(
                 "scanner_slow",
@@ -206,6 +282,16 @@ def run(config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once:
         return exit_codes.CONFIG
     log.info("archiver_stopped")
     return exit_codes.OK
+
+
+def applied_resources(config: ArchiverConfig) -> dict[str, Any]:
+    """What the kernel says this process has (every thread inherits it), and how it compresses."""
+    applied = read_limits(os.getpid()).as_dict()
+    if config.compress:
+        applied["compress_threads"] = config.compress_threads
+        slots = config.compress_slots
+        applied["compress_slots"] = None if slots is None else {"directory": str(slots.directory), "count": slots.count}
+    return applied
 
 
 if __name__ == "__main__":

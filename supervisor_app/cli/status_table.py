@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-_HEADER = ("VENUE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "LAG", "HEARTBEAT", "LAST ARCHIVED", "NOTE")
+_HEADER = (
+    "VENUE",
+    "STATE",
+    "PID",
+    "UPTIME",
+    "RESTARTS",
+    "LAST EXIT",
+    "LAG",
+    "HEARTBEAT",
+    "LAST ARCHIVED",
+    "SHARE OF HOST",
+    "NOTE",
+)
 
 
 def status_table(fleet: dict[str, Any], venues: list[dict[str, Any]]) -> str:
@@ -18,6 +30,7 @@ def status_table(fleet: dict[str, Any], venues: list[dict[str, Any]]) -> str:
             str(v["restarts"]),
             v["last_exit"]["description"] if v["last_exit"] else "-",
             *_archive_cells(v.get("archive")),
+            share_of_host(v.get("resources")),
             note(v),
         )
         for v in venues
@@ -80,6 +93,20 @@ def note(venue: dict[str, Any]) -> str:
             f" {venue['failures']} failures in a row{detail})"
         )
     return ""
+
+
+def share_of_host(resources: dict[str, Any] | None) -> str:
+    """`nice 10 io be7 cpus 2-3 zstd 2`: what the kernel reports for the running archiver, else what is configured."""
+    if resources is None:
+        return "-"
+    shown = resources.get("applied") or resources
+    io = f"be{shown['io_level']}" if shown["io_class"] == "best-effort" else shown["io_class"]
+    parts = [f"nice {shown['nice']}", f"io {io}"]
+    if resources["cpu_affinity"] is not None:
+        parts.append(f"cpus {shown['cpu_affinity']}")
+    if resources["compress_threads"] is not None:
+        parts.append(f"zstd {resources['compress_threads']}")
+    return " ".join(parts)
 
 
 def _archive_cells(archive: dict[str, Any] | None) -> tuple[str, str, str]:

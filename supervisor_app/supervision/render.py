@@ -23,11 +23,13 @@ from supervisor_app.config.ini_safety import ini_problem
 from supervisor_app.config.model import FleetConfig, VenueConfig
 from supervisor_app.config.problems import Finding
 from supervisor_app.errors import ConfigError
+from supervisor_app.process_limits import format_cpus
 from supervisor_app.supervision.state_files import StateFiles
 
 ARCHIVER_MODULE = "supervisor_app.cli.archiver"
 PLUGIN_FACTORY = "supervisor_app.supervision.supervisord.plugin:make_rpcinterface"
 STDOUT = Path("/dev/stdout")
+COMPRESS_SLOTS_DIR = "compress-slots"  # in the state directory: one lock file per thread of the cap
 _SUPERVISORD_LOG_BYTES = 5 * 1024 * 1024
 
 
@@ -85,7 +87,28 @@ def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.exe
         ]
         if venue.compression.keep_raw:
             argv.append("--retain-q")
-    return argv
+    return argv + _resource_flags(config, venue)
+
+
+def compress_slots_dir(config: FleetConfig) -> Path:
+    """Where the archivers' shared compression slots (the max_compress_threads cap) live."""
+    return StateFiles(config.supervisor.state_dir).root / COMPRESS_SLOTS_DIR
+
+
+def _resource_flags(config: FleetConfig, venue: VenueConfig) -> list[str]:
+    limits = venue.archiver.resources
+    flags = ["--nice", str(limits.nice), "--io-class", limits.io_class]
+    if limits.io_class == "best-effort":
+        flags += ["--io-level", str(limits.io_level)]
+    if limits.cpu_affinity is not None:
+        flags += ["--cpu-affinity", format_cpus(limits.cpu_affinity)]
+    if venue.compression.codec == "zstd":
+        if limits.compress_threads is not None:
+            flags += ["--compress-threads", str(limits.compress_threads)]
+        cap = config.supervisor.max_compress_threads
+        if cap is not None:
+            flags += ["--compress-slots", f"{compress_slots_dir(config)}:{cap}"]
+    return flags
 
 
 def _store_argv(store: StoreSettings) -> list[str]:

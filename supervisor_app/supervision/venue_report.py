@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from supervisor_app.archive_root import ArchiveRoot
+from supervisor_app.process_limits import applied_limits, format_cpus
 from supervisor_app.supervision.venue import Venue, iso
 
 
@@ -37,4 +38,18 @@ def describe(venue: Venue, *, now: float, wall: float, archive_root: ArchiveRoot
         "queue_dir": str(venue.config.queue_dir),
         "reader_name": venue.config.archiver.reader_name,
         "archive_root": str(archive_root),
+        "resources": _resources(venue),
+    }
+
+
+def _resources(venue: Venue) -> dict[str, Any]:
+    """The archiver's share of the host as configured, and as the kernel reports it for the running archiver."""
+    limits = venue.config.archiver.resources
+    return {
+        "nice": limits.nice,
+        "io_class": limits.io_class,
+        "io_level": limits.io_level if limits.io_class == "best-effort" else None,
+        "cpu_affinity": None if limits.cpu_affinity is None else format_cpus(limits.cpu_affinity),
+        "compress_threads": limits.compress_threads,  # None: the cores it may use, at most 4
+        "applied": applied_limits(venue.pid) if venue.phase == "running" and venue.pid else None,
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor_app.archive.seekable_zstd import read_index
 from supervisor_app.chronicle.reader_position import load_position
 from supervisor_app.chronicle.writer import QueueWriter
 from supervisor_app.file_lock import exclusive_lock
@@ -124,10 +125,18 @@ def test_missing_source_in_loop_mode_logs_once_and_waits(root: Path, tmp_path: P
 
 @pytest.mark.parametrize(
     "extra",
-    [["--level", "30"], ["--block-size", "12"], ["--poll-ms", "x"], ["--bogus"]],
+    [["--level", "30"], ["--block-size", "12"], ["--block-size", "64kb"], ["--poll-ms", "x"], ["--bogus"]],
 )
 def test_usage_errors_exit_2(queue: Path, root: Path, extra: list[str]) -> None:
     assert run(archiver_cmd(queue, root, *extra)).returncode == 2
+
+
+@pytest.mark.parametrize("block_size", ["64KiB", "65536"])
+def test_block_size_in_bytes_or_with_the_configs_units(queue: Path, root: Path, block_size: str) -> None:
+    result = run(archiver_cmd(queue, root, "--once", "--compress", "--block-size", block_size))
+    assert result.returncode == 0, result.stderr
+    indexes = [read_index(p) for p in root.rglob("*.q.zst.idx")]
+    assert indexes and {index.block_size for index in indexes} == {64 * 1024}
 
 
 def test_missing_required_flag_exits_2(root: Path) -> None:

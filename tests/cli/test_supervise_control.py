@@ -80,6 +80,9 @@ def test_refusals_change_nothing_and_exit_non_zero(launcher: FleetLauncher) -> N
         "HEARTBEAT",
         "LAST",
         "ARCHIVED",
+        "SHARE",
+        "OF",
+        "HOST",
         "NOTE",
     ]
     assert table[2].split()[:3] == ["alpha", "running", str(before["alpha"])]

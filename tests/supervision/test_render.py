@@ -20,6 +20,7 @@ from supervisor_app.config.model import (
     CompressionPolicy,
     FleetConfig,
     LogSettings,
+    ResourceLimits,
     SupervisorSettings,
     VenueConfig,
 )
@@ -107,9 +108,27 @@ def test_the_command_carries_each_venue_s_settings(root: Path) -> None:
         "--source", str(root / "bus/streams/raw/alpha/queue"), "--archive-root", str(root / "archive"),
         "--venue", "alpha", "--reader-name", "raw-archiver", "--poll-ms", "1000",
         "--compress", "--level", "9", "--block-size", "65536", "--retain-q",
+        "--nice", "10", "--io-class", "best-effort", "--io-level", "7",
     ]  # fmt: skip
-    assert archiver_argv(config, beta)[-6:] == ["--venue", "beta", "--reader-name", "arch-2", "--poll-ms", "250"]
+    assert archiver_argv(config, beta)[-12:-6] == ["--venue", "beta", "--reader-name", "arch-2", "--poll-ms", "250"]
     assert shlex.split(_read_back(render(config))["beta"].command) == archiver_argv(config, beta)
+
+
+def test_the_command_carries_the_share_of_the_host_and_the_fleet_s_cap_on_compression(root: Path) -> None:
+    limits = ResourceLimits(nice=15, io_class="idle", io_level=3, cpu_affinity=(0, 1, 2, 6), compress_threads=2)
+    config = _config(root, supervisor=SupervisorSettings(state_dir=root / "state", max_compress_threads=5))
+    alpha, beta = (
+        dataclasses.replace(v, archiver=dataclasses.replace(v.archiver, resources=limits)) for v in config.venues[:2]
+    )
+    config = dataclasses.replace(config, venues=(alpha, beta))
+    # idle has no level; copy mode neither compresses nor takes slots.
+    common = ["--nice", "15", "--io-class", "idle", "--cpu-affinity", "0-2,6"]
+    slots = ["--compress-threads", "2", "--compress-slots", f"{root}/state/compress-slots:5"]
+    assert archiver_argv(config, alpha)[-len(common) - len(slots) :] == common + slots
+    assert archiver_argv(config, beta)[-len(common) - 1 :] == ["250", *common]
+    rendered = render(config)
+    check_read_back(config, rendered)
+    assert shlex.split(_read_back(rendered)["alpha"].command) == archiver_argv(config, alpha)
 
 
 def test_journald_mode_sends_every_venue_to_stdout_without_rotation(root: Path) -> None:

@@ -72,7 +72,8 @@ class MultipartWriter:
         self._buffer: mmap.mmap | None = None  # being filled; it holds a slot
         self._filled = 0
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Take the next bytes of the object; they are copied into a part buffer at once (a sinks.WindowSink)."""
         view = memoryview(data).cast("B")
         while view:
             buffer = self._buffer if self._buffer is not None else self._take()
@@ -83,6 +84,9 @@ class MultipartWriter:
             view = view[len(take) :]
             if self._filled == self._part_size:
                 self._send()
+
+    def release(self, end: int) -> None:
+        """Nothing to do: what `feed` took was copied."""
 
     def finish(self) -> list[UploadedPart]:
         """Send the last part and wait for every part; the first failure is raised here. The buffers are unmapped."""

@@ -16,11 +16,12 @@ are checked: its uploads are aborted and it goes again under the right date.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import mmap
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,8 @@ from supervisor_app.archive.object_store.layout import ObjectLayout, SegmentKeys
 from supervisor_app.archive.object_store.multipart import DEFAULT_PART_SIZE, MultipartWriter, PartBudget
 from supervisor_app.archive.publish import scanned_entry
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
-from supervisor_app.archive.staging import StageOptions
+from supervisor_app.archive.sinks import WindowSink
+from supervisor_app.archive.staging import StageOptions, compression_threads, read_windows
 from supervisor_app.chronicle.records import RecordScanner, RecordSummary, crc32
 from supervisor_app.errors import (
     ArchiveConflictError,
@@ -58,7 +60,7 @@ META_SEGMENT_ID = "segment-id"
 META_ZSTD_LEVEL = "zstd-level"
 META_BLOCK_SIZE = "zstd-block-size"
 SURVEY_WINDOW = 8 * 1024 * 1024  # mapped at a time, so the survey adds little to RSS
-# Read at a time by the upload pass: small, since compression holds up to two of them beside the part buffers.
+# Read at a time by the upload pass (into two reused buffers): small beside the part buffers.
 PASS_WINDOW = 2 * 1024 * 1024
 
 
@@ -300,78 +302,43 @@ def _stream(
     check_stop: Callable[[], None],
     segment_size: int | None,
 ) -> tuple[RecordSummary, Digest, SeekIndex | None]:
-    """The one pass: scan, CRC-32 and compress each window, feeding the uploads as it goes."""
+    """The one pass: scan, CRC-32 and compress each window, feeding the uploads as it goes.
+
+    Windows are read into staging's few reused buffers (read_windows); the compressor, like the
+    local one, holds as many threads as the host's cap on compression lets it.
+    """
     fd = os.open(source, os.O_RDONLY)
     writer: FrameWriter | None = None
-    try:
-        size = os.fstat(fd).st_size
-        if zst is not None:
-            writer = FrameWriter(-1, level=options.level, block_size=options.block_size, write=zst.write)
-        scanner = RecordScanner(size, segment_size=segment_size)
-        crc = read = 0
-        # Compression keeps slices of a window until their frames are written: it needs a new window each time.
-        window_size = _window_size(options.block_size)
-        for offset, window in _windows(fd, size, window_size, reuse=writer is None, check_stop=check_stop):
-            scanner.feed(window, offset)
-            crc = crc32(window, crc)
-            if raw is not None:
-                raw.write(window)
+    with contextlib.ExitStack() as slots:
+        try:
+            size = os.fstat(fd).st_size
+            sinks: list[WindowSink] = [] if raw is None else [raw]
+            if zst is not None:
+                threads = slots.enter_context(compression_threads(options, check_stop))
+                block_size = options.block_size
+                writer = FrameWriter(-1, level=options.level, block_size=block_size, threads=threads, write=zst.feed)
+                sinks.append(writer)
+            scanner = RecordScanner(size, segment_size=segment_size)
+            crc = read = 0
+            for window in read_windows(fd, size, _window_size(options.block_size), sinks, check_stop):
+                scanner.feed(window, read)
+                crc = crc32(window, crc)
+                for sink in sinks:
+                    sink.feed(window)
+                read += len(window)
+            index = writer.finish() if writer is not None else None  # its threads end: the slots go back
+            writer = None
+            return scanner.summary(), Digest(read, crc), index
+        finally:
             if writer is not None:
-                writer.feed(window)
-            read = offset + len(window)
-        index = writer.finish() if writer is not None else None
-        writer = None
-        return scanner.summary(), Digest(read, crc), index
-    finally:
-        if writer is not None:
-            writer.abort()
-        os.close(fd)
+                writer.abort()
+            os.close(fd)
 
 
 def _window_size(block_size: int) -> int:
     """About PASS_WINDOW, in whole zstd blocks (frames never straddle windows) and whole 64-byte rows."""
     unit = math.lcm(block_size, 64)
     return unit * max(1, PASS_WINDOW // unit)
-
-
-def _windows(
-    fd: int, size: int, window_size: int, *, reuse: bool, check_stop: Callable[[], None]
-) -> Iterator[tuple[int, memoryview]]:
-    """(offset, bytes) of the file, window by window, each read in place into an anonymous mapping.
-
-    A mapping is unmapped as soon as no view of it remains (malloc would keep freed 8 MiB
-    blocks in its heap, and in the idle archiver's RSS); with `reuse`, one serves every window.
-    """
-    reused = memoryview(mmap.mmap(-1, window_size)) if reuse else None
-    try:
-        offset = 0
-        while offset < size:
-            check_stop()
-            buffer = reused if reused is not None else memoryview(mmap.mmap(-1, window_size))
-            window = _read_window(fd, buffer, offset)
-            try:
-                if not window:
-                    return
-                yield offset, window
-                offset += len(window)
-            finally:
-                window.release()
-                if buffer is not reused:
-                    buffer.release()
-    finally:
-        if reused is not None:
-            reused.release()
-
-
-def _read_window(fd: int, buffer: memoryview, offset: int) -> memoryview:
-    """As much of `buffer` as the file fills from `offset` (less only at its end), read in place."""
-    filled = 0
-    while filled < len(buffer):
-        got = os.preadv(fd, [buffer[filled:]], offset + filled)
-        if got == 0:
-            break
-        filled += got
-    return buffer[:filled]
 
 
 def _existing(client: S3Client, key: str, digest: Digest) -> ObjectInfo | None:
