@@ -299,30 +299,33 @@ def fill_disk(soak: Soak, venue: str) -> None:
     later(soak.rng.uniform(5, HOLD_MAX_S), lambda: ballast.unlink(missing_ok=True))
 
 
-FAULTS: dict[str, Callable[[Soak, str], None]] = {
-    "kill_archiver": kill_archiver,
-    "stop_archiver": stop_archiver,
-    "kill_supervisord": kill_supervisord,
-    "kill_run": kill_run,
-    "hang_run": hang_run,
-    "restart_service": restart_service,
-    "operator_stop": operator_stop,
-    "operator_restart": operator_restart,
-    "operator_reload": operator_reload,
+# Each fault with its weight: faults that restart the whole service are rarer, so that the
+# engine's own watchdogs (a stalled archiver is killed after 10 s) get the time to act.
+FAULTS: dict[str, tuple[Callable[[Soak, str], None], int]] = {
+    "kill_archiver": (kill_archiver, 3),
+    "stop_archiver": (stop_archiver, 3),
+    "kill_supervisord": (kill_supervisord, 1),
+    "kill_run": (kill_run, 1),
+    "hang_run": (hang_run, 1),
+    "restart_service": (restart_service, 1),
+    "operator_stop": (operator_stop, 2),
+    "operator_restart": (operator_restart, 2),
+    "operator_reload": (operator_reload, 2),
 }
 
 
 def inject_faults(soak: Soak, seconds: float, with_disk: bool) -> None:
-    faults = dict(FAULTS, fill_disk=fill_disk) if with_disk else FAULTS
+    faults = dict(FAULTS, fill_disk=(fill_disk, 2)) if with_disk else FAULTS
+    names = sorted(faults)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(soak.rng.uniform(3, 8))
-        name = soak.rng.choice(sorted(faults))
+        name = soak.rng.choices(names, weights=[faults[n][1] for n in names])[0]
         venue = soak.rng.choice(soak.venues)
         soak.faults[name] += 1
         print(f"  {time.strftime('%H:%M:%S')} {name} {venue}", flush=True)
         # Operator commands wait for their answer: off the main thread, as a person in another terminal.
-        threading.Thread(target=faults[name], args=(soak, venue), daemon=True).start()
+        threading.Thread(target=faults[name][0], args=(soak, venue), daemon=True).start()
         note_lag(soak)
 
 
@@ -375,6 +378,18 @@ def restart_counts(soak: Soak) -> Counter[str]:
     return counts
 
 
+def loud_events(soak: Soak) -> Counter[str]:
+    """How often `run` logged each warning or error: what an operator was told."""
+    counts: Counter[str] = Counter()
+    for path in [soak.root / "run.jsonl", *sorted((soak.root / "logs").glob("*.log*"))]:
+        for line in path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line[line.find("{") :])
+                if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
+                    counts[str(entry.get("event"))] += 1
+    return counts
+
+
 def report(soak: Soak, seconds: float) -> bool:
     written = archived = mismatched = reported = lost = 0
     for venue in soak.venues:
@@ -397,6 +412,7 @@ def report(soak: Soak, seconds: float) -> bool:
     print("faults injected:", ", ".join(f"{k} {v}" for k, v in sorted(soak.faults.items())))
     print(f"run started {soak.run_starts} times, {soak.watchdog_kills} by the watchdog")
     print("restarts by reason:", dict(sorted(restart_counts(soak).items())))
+    print("warnings and errors logged:", ", ".join(f"{k} {v}" for k, v in loud_events(soak).most_common(12)))
     print(f"most segments behind at any fault: {soak.max_behind}")
     print(f"segments written {written}, archived {archived}, mismatched {mismatched}, reported lost {reported}")
     print(f"lost silently: {lost}")
