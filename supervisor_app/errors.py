@@ -25,6 +25,10 @@ class ArchiveRootMissingError(TemporaryError):
     """The archive root does not exist (yet): a mount that is not up, say."""
 
 
+class ObjectStoreUnavailableError(TemporaryError):
+    """The object store did not answer, or kept failing or throttling, through every retry."""
+
+
 class PermanentError(ChronicleFleetError):
     """Retrying cannot help until a person changes something (exit 78)."""
 
@@ -55,6 +59,10 @@ class ArchiveRootError(PermanentError):
 
 class UnsafePathError(PermanentError):
     """A path we would read, write or lock through is a symbolic link or not a regular file: we refuse it."""
+
+
+class ObjectStoreAccessError(PermanentError):
+    """The object store refuses us: no or wrong credentials, no rights, no such bucket, another region."""
 
 
 class ConfigError(ChronicleFleetError):

@@ -10,36 +10,27 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from supervisor_app.archive.compress_slots import CompressSlots
-from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.destination import Destination, Placed, Staged, open_destination
 from supervisor_app.archive.meta import SegmentEntry
-from supervisor_app.archive.missing import record_missing
-from supervisor_app.archive.publish import Published, publish_segment
+from supervisor_app.archive.object_store.settings import TransferSettings
 from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S, Liveness, ReaderLease
-from supervisor_app.archive.recording import record_segment
-from supervisor_app.archive.resets import QueueReset, load_resets, record_reset
+from supervisor_app.archive.recording import record_entry
+from supervisor_app.archive.resets import QueueReset
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
-from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
+from supervisor_app.archive.staging import StageOptions
+from supervisor_app.archive_root import ArchiveRoot, StoreSettings
 from supervisor_app.chronicle.segment import (
     list_segment_ids,
     queue_segment_size,
     read_segment_header,
     segment_name,
 )
-from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
-from supervisor_app.errors import (
-    ArchiveBusyError,
-    ArchiveConflictError,
-    ArchiveRootError,
-    ArchiveRootMissingError,
-    CorruptArchiveError,
-    CorruptSegmentError,
-)
-from supervisor_app.file_lock import exclusive_lock
+from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, CorruptSegmentError
 
 
 @dataclass(frozen=True)
@@ -47,7 +38,7 @@ class ArchiverConfig:
     """Everything one archiver process needs (the CLI builds it from its flags)."""
 
     source: Path
-    archive_root: Path
+    archive_root: ArchiveRoot  # a directory, or s3://bucket/prefix
     venue: str
     compress: bool = False
     retain_raw: bool = False
@@ -60,6 +51,8 @@ class ArchiverConfig:
     liveness_timeout_s: float = LIVENESS_TIMEOUT_S
     compress_threads: int | None = None  # None: the cores it may use, at most 4
     compress_slots: CompressSlots | None = None  # the host's cap on compression threads, if any
+    object_store: StoreSettings | None = None  # for an s3:// root: endpoint, region, addressing style
+    transfer: TransferSettings = field(default_factory=TransferSettings)  # for an s3:// root: parts, retries
 
     @property
     def stage_options(self) -> StageOptions:
@@ -92,12 +85,22 @@ class RawArchiver:
         self, config: ArchiverConfig, *, log: Any, stop: threading.Event, clock: Callable[[], int] = time.time_ns
     ) -> None:
         self._config = config
-        self._layout = ArchiveLayout(config.archive_root, config.venue)
+        self._liveness = Liveness(config.liveness_timeout_s)
+        self._destination: Destination = open_destination(
+            config.archive_root,
+            config.venue,
+            config.stage_options,
+            must_exist=config.archive_root_must_exist,
+            store=config.object_store,
+            transfer=config.transfer,
+            log=log,
+            pause=self._pause,
+            progress=self._liveness.check_in,
+        )
         self._log = log
         self._stop = stop
         self._clock = clock
         self._lease: ReaderLease | None = None
-        self._liveness = Liveness(config.liveness_timeout_s)
         self._said_source_missing = False
 
     def run_once(self) -> PassResult:
@@ -123,12 +126,7 @@ class RawArchiver:
 
     @contextmanager
     def _session(self) -> Iterator[None]:
-        self._prepare_archive_root()
-        # Two archivers on one venue's archive would race on the same temp files.
-        lock = self._layout.lock_path
-        busy = ArchiveBusyError(f"another archiver holds {lock}")
-        with exclusive_lock(lock, held_elsewhere=lambda: busy, follow_symlinks=False):
-            self._remove_leftovers()
+        with self._destination.session():
             try:
                 yield
             except StopRequested:
@@ -138,46 +136,11 @@ class RawArchiver:
                     self._lease.close()
                     self._lease = None
 
-    def _prepare_archive_root(self) -> None:
-        root = self._config.archive_root
-        if not root.exists():
-            if self._config.archive_root_must_exist:
-                raise ArchiveRootMissingError(f"archive root {root} does not exist (is it mounted?)")
-            self._create_archive_root(root)
-        if not root.is_dir():
-            raise ArchiveRootError(f"archive root {root} is not a directory")
-        staging = self._layout.staging_dir
-        self._layout.refuse_symlinks(staging)
-        try:
-            make_dirs_durable(staging)
-        except PermissionError as exc:
-            raise ArchiveRootError(f"archive root {root} is not writable: {exc}") from exc
-        if os.stat(staging).st_dev != os.stat(self._layout.venue_dir).st_dev:
-            # A staged file could never be renamed into place (EXDEV): no retry would help.
-            raise ArchiveRootError(
-                f"{staging} is on another filesystem than {self._layout.venue_dir} (a mount?): staged files are "
-                "renamed into place, so it must be a plain directory on the archive's filesystem"
-            )
-
-    def _create_archive_root(self, root: Path) -> None:
-        """`mkdir -p` the root, durably; a parent we may not write or that is a file is permanent."""
-        try:
-            make_dirs_durable(root)
-        except (PermissionError, NotADirectoryError) as exc:
-            raise ArchiveRootError(f"archive root {root} cannot be created: {exc}") from exc
-        self._log.info("archive_root_created", archive_root=str(root))
-
-    def _remove_leftovers(self) -> None:
-        """Temp files of a crashed run: never under a final name, so safe to drop (we hold the lock)."""
-        for directory in [self._layout.venue_dir, self._layout.staging_dir, *self._layout.partition_dirs()]:
-            for path in remove_stale_tmp_files(directory):
-                self._log.info("stale_tmp_removed", path=str(path))
-
     def _archive_pass(self) -> PassResult:
         lease = self._ensure_lease()
         if lease is None:
             return PassResult(archived=0, source_present=False)
-        make_dirs_durable(self._layout.staging_dir)  # an over-eager cleaner may have removed it
+        self._destination.before_pass()
         # One segment is published (fsync, rename, meta.json, commit) while the next is staged.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
             pipeline = _PublishPipeline(publisher)
@@ -205,14 +168,7 @@ class RawArchiver:
                 if not read_segment_header(path, expected_id=segment_id).sealed:
                     return  # the writer's current segment: everything after it is newer still
                 started = time.monotonic()
-                staged = stage_segment(
-                    path,
-                    segment_id,
-                    self._layout.staging_dir,
-                    self._config.stage_options,
-                    self._step,
-                    segment_size=segment_size,
-                )
+                staged = self._destination.stage(path, segment_id, self._step, segment_size=segment_size)
             except FileNotFoundError:
                 if path.exists():
                     raise  # something of ours vanished (the staging directory?), not the segment
@@ -262,40 +218,38 @@ class RawArchiver:
         retention would delete all of it, since our reader says we are past it.
         """
         reset = QueueReset(self._clock(), position, ids[0], ids[-1], str(self._config.source))
-        record_reset(self._layout.queue_resets_path, self._config.venue, reset)
+        self._destination.record_reset(reset)
         self._log.error(
             "queue_reset",
             previous_position=position,
             oldest_segment=ids[0],
             newest_segment=ids[-1],
             source=str(self._config.source),
-            record=str(self._layout.queue_resets_path),
+            record=self._destination.resets_record,
             action=f"moving the reader position down to segment {ids[0]}, so that retention keeps the queue, "
             "and archiving it; an id archived before with other bytes stops the archiver (exit 78)",
         )
         lease.commit(ids[0])
         return ids[0]
 
-    def _publish(self, staged: StagedSegment, started: float, lease: ReaderLease) -> None:
+    def _publish(self, staged: Staged, started: float, lease: ReaderLease) -> None:
         """Make a staged segment durable under its final names, record it, then commit past it."""
         self._liveness.check_in()
         try:
-            published = publish_segment(
-                staged, self._layout, self._config.stage_options, self._clock(), step=self._liveness.check_in
-            )
+            placed = self._destination.place(staged, self._clock(), step=self._liveness.check_in)
             archive_ms = round((time.monotonic() - started) * 1000)  # staged, durable: what the histogram measures
-            published = replace(published, entry=replace(published.entry, archive_ms=archive_ms))
-            entry = self._record(published)
+            placed = replace(placed, entry=replace(placed.entry, archive_ms=archive_ms))
+            entry = self._record(placed)
         except ArchiveConflictError as conflict:
             raise self._explained(conflict, staged.segment_id) from conflict
         self._liveness.check_in()
         if entry.corrupt:
-            self._log_corrupt(entry, published)
+            self._log_corrupt(entry, placed)
         lease.commit(staged.segment_id + 1)
         self._log.info(
             "segment_archived",
             segment_id=staged.segment_id,
-            destination=str(published.partition_dir),
+            destination=placed.where,
             files=[f.name for f in entry.files],
             raw_bytes=entry.raw_size,
             archived_bytes=entry.stored_bytes,
@@ -304,7 +258,7 @@ class RawArchiver:
             duration_s=round(time.monotonic() - started, 3),
         )
 
-    def _log_corrupt(self, entry: SegmentEntry, published: Published) -> None:
+    def _log_corrupt(self, entry: SegmentEntry, placed: Placed) -> None:
         self._log.error(
             "segment_corrupt",
             segment_id=entry.segment_id,
@@ -315,24 +269,22 @@ class RawArchiver:
             truncated=entry.truncated,
             data_after_end=entry.data_after_end,
             dated_by=entry.dated_by,
-            destination=str(published.partition_dir),
+            destination=placed.where,
             action="archived byte for byte as it is; verify reports it until it is acknowledged",
         )
 
-    def _record(self, published: Published) -> SegmentEntry:
+    def _record(self, placed: Placed) -> SegmentEntry:
         """The segment's sidecar and its partition's meta.json, durably (a v1 meta.json is migrated first)."""
-        recorded = record_segment(
-            published.partition_dir, published.entry, venue=self._config.venue, now_ns=self._clock()
-        )
+        recorded = record_entry(placed.partition, placed.entry, venue=self._config.venue, now_ns=self._clock())
         if recorded.migrated:
-            self._log.info("meta_migrated", partition=str(published.partition_dir), entries=recorded.migrated)
+            self._log.info("meta_migrated", partition=placed.where, entries=recorded.migrated)
         return recorded.entry
 
     def _explained(self, conflict: ArchiveConflictError, segment_id: int) -> ArchiveConflictError:
         """The conflict, with what to do about it when a queue reset explains it."""
-        path = self._layout.queue_resets_path
+        path = self._destination.resets_record
         try:
-            resets = [r for r in load_resets(path) if r.covers(segment_id)]
+            resets = [r for r in self._destination.load_resets() if r.covers(segment_id)]
         except CorruptArchiveError:
             return conflict  # the record's own damage is reported by verify; the conflict stands as it is
         if not resets:
@@ -346,16 +298,14 @@ class RawArchiver:
 
     def _record_missing(self, segment_ids: list[int]) -> None:
         # Ids before the last queue reset were another queue's: those losses do not stand for these.
-        since = max((r.detected_at_ns for r in load_resets(self._layout.queue_resets_path)), default=0)
-        new = record_missing(
-            self._layout.missing_segments_path, self._config.venue, segment_ids, self._clock(), since_ns=since
-        )
+        since = max((r.detected_at_ns for r in self._destination.load_resets()), default=0)
+        new = self._destination.record_missing(segment_ids, self._clock(), since_ns=since)
         if new:
             self._log.error(
                 "segments_missing",
                 segment_ids=new,
                 source=str(self._config.source),
-                record=str(self._layout.missing_segments_path),
+                record=self._destination.missing_record,
                 reason="deleted from the source before they were archived (retention, or by hand)",
             )
 
@@ -364,6 +314,14 @@ class RawArchiver:
         self._liveness.check_in()
         if self._stop.is_set():
             raise StopRequested()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait between attempts at a failing request (an object store): alive meanwhile, unless asked to stop."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self._liveness.check_in()
+            if self._stop.wait(min(left, self._liveness.timeout_s / 4)):
+                raise StopRequested()
 
 
 def _check_segment_file(path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from supervisor_app.archive.layout import META_FILE_NAME, ArchiveLayout
 from supervisor_app.archive.meta import MAX_SEGMENT_ID, current_summary, load_sidecar, sidecar_ids, sidecar_name
-from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, read_json
+from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, Source, read_json
 from supervisor_app.archive.missing import MissingSegment, load_missing
 from supervisor_app.archive.resets import QueueReset, load_resets
 from supervisor_app.durable import write_file_atomically
@@ -112,8 +112,11 @@ class Acknowledgement:
 def load_acknowledgements(path: Path) -> list[Acknowledgement]:
     """The venue's acknowledgements, oldest first (empty if none); CorruptArchiveError names what is wrong."""
     document = read_json(path, MAX_META_BYTES)
-    if document is None:
-        return []
+    return [] if document is None else acknowledgements_from_json(document, path)
+
+
+def acknowledgements_from_json(document: Any, path: Source) -> list[Acknowledgement]:
+    """The acknowledgements an `acknowledged-losses.json` document read from `path` holds, oldest first."""
     fields = Fields(document, path)
     fields.text("venue", min_chars=1)
     return [Acknowledgement.from_fields(item) for item in fields.objects("acknowledgements")]
@@ -160,33 +163,53 @@ def acknowledge_losses(
     with _venue_locked(layout):
         path = layout.acknowledged_path
         known = load_acknowledgements(path)
-        already = Acknowledged.of(known)
-        ack = Acknowledgement(
-            by=by,
-            at_ns=now_ns,
-            reason=reason,
-            selection=selection.text,
-            missing=frozenset(
-                (m.segment_id, m.detected_at_ns)
-                for m in load_missing(layout.missing_segments_path)
-                if selection.covers_segment(m.segment_id) and already.missing(m) is None
-            ),
-            corrupt=frozenset(
-                (date, segment_id)
-                for date, segment_id in corrupt_segments(layout)
-                if selection.covers_segment(segment_id) and already.corrupt(date, segment_id) is None
-            ),
-            resets=frozenset(
-                r.detected_at_ns
-                for r in load_resets(layout.queue_resets_path)
-                if selection.covers_resets and already.reset(r) is None
-            ),
+        missing = load_missing(layout.missing_segments_path)
+        resets = load_resets(layout.queue_resets_path)
+        ack = new_acknowledgement(
+            known, missing, corrupt_segments(layout), resets, selection, by=by, reason=reason, now_ns=now_ns
         )
-        if not ack.count:
-            return None
-        document = {"venue": layout.venue, "acknowledgements": [a.to_json() for a in [*known, ack]]}
-        write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+        if ack is not None:
+            write_file_atomically(path, acknowledgements_bytes(layout.venue, [*known, ack]))
         return ack
+
+
+def new_acknowledgement(
+    known: list[Acknowledgement],
+    missing: list[MissingSegment],
+    corrupt: list[tuple[str, int]],
+    resets: list[QueueReset],
+    selection: LossSelection,
+    *,
+    by: str,
+    reason: str | None,
+    now_ns: int,
+) -> Acknowledgement | None:
+    """The acknowledgement of the recorded losses `selection` names that `known` does not cover yet; None if none."""
+    already = Acknowledged.of(known)
+    ack = Acknowledgement(
+        by=by,
+        at_ns=now_ns,
+        reason=reason,
+        selection=selection.text,
+        missing=frozenset(
+            (m.segment_id, m.detected_at_ns)
+            for m in missing
+            if selection.covers_segment(m.segment_id) and already.missing(m) is None
+        ),
+        corrupt=frozenset(
+            (date, segment_id)
+            for date, segment_id in corrupt
+            if selection.covers_segment(segment_id) and already.corrupt(date, segment_id) is None
+        ),
+        resets=frozenset(r.detected_at_ns for r in resets if selection.covers_resets and already.reset(r) is None),
+    )
+    return ack if ack.count else None
+
+
+def acknowledgements_bytes(venue: str, acknowledgements: list[Acknowledgement]) -> bytes:
+    """An `acknowledged-losses.json` document."""
+    document = {"venue": venue, "acknowledgements": [a.to_json() for a in acknowledgements]}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from supervisor_app.archive.metadata_files import (
     MAX_META_BYTES,
     MAX_SIDECAR_BYTES,
     Fields,
+    Source,
     corrupt,
     read_json,
     shorten,
@@ -314,7 +315,7 @@ def archive_time_bucket(archive_ms: int) -> int:
     return next((i for i, bound in enumerate(ARCHIVE_SECONDS_BUCKETS) if archive_ms <= bound * 1000), -1)
 
 
-def _check_summary(summary: PartitionSummary, path: Path) -> None:
+def _check_summary(summary: PartitionSummary, path: Source) -> None:
     if sum(summary.archive_ms_buckets) > summary.segment_count:
         raise corrupt(
             path, "archive_ms_buckets", f"count {sum(summary.archive_ms_buckets)} segments, more than segment_count"
@@ -388,8 +389,11 @@ class LegacyMeta:
 def load_partition_meta(path: Path) -> PartitionSummary | LegacyMeta | None:
     """The partition's meta.json, or None when it has none yet; CorruptArchiveError names what is wrong."""
     document = read_json(path, MAX_META_BYTES)
-    if document is None:
-        return None
+    return None if document is None else partition_meta_from_json(document, path)
+
+
+def partition_meta_from_json(document: Any, path: Source) -> PartitionSummary | LegacyMeta:
+    """A meta.json document read from `path`, in whichever format it is."""
     fields = Fields(document, path)
     meta_format = fields.text("format", max_chars=2**31) if fields.has("format") else None
     if meta_format == META_FORMAT:
@@ -416,13 +420,16 @@ def current_summary(path: Path) -> PartitionSummary | None:
 def load_sidecar(path: Path) -> SegmentEntry | None:
     """The entry in a segment's sidecar, or None when it has none."""
     document = read_json(path, MAX_SIDECAR_BYTES)
-    if document is None:
-        return None
+    return None if document is None else sidecar_from_json(document, path, path.name)
+
+
+def sidecar_from_json(document: Any, path: Source, name: str) -> SegmentEntry:
+    """The entry of a sidecar document read from `path`, whose file name is `name`."""
     fields = Fields(document, path)
     if fields.text("format", max_chars=2**31) != SIDECAR_FORMAT:
         raise fields.error("format", f"is not {SIDECAR_FORMAT!r}")
     entry = SegmentEntry.from_fields(fields)
-    if entry.segment_id != sidecar_segment_id(path.name):
+    if entry.segment_id != sidecar_segment_id(name):
         raise fields.error("segment_id", f"{entry.segment_id} is not the segment the file name says")
     return entry
 

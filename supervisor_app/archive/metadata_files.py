@@ -21,6 +21,10 @@ U64_MAX = 2**64 - 1
 _MESSAGE_CHARS = 200
 
 
+# A metadata file's path, or an object's s3:// URL: what messages name.
+Source = Path | str
+
+
 def read_json(path: Path, max_bytes: int) -> Any | None:
     """The parsed JSON in `path`, or None when there is no such file."""
     try:
@@ -28,16 +32,21 @@ def read_json(path: Path, max_bytes: int) -> Any | None:
             data = f.read(max_bytes + 1)
     except FileNotFoundError:
         return None
+    return parse_json(data, path, max_bytes)
+
+
+def parse_json(data: bytes, source: Source, max_bytes: int) -> Any:
+    """The JSON document in `data`, read from `source` (at most `max_bytes` + 1 of it)."""
     if len(data) > max_bytes:
-        raise CorruptArchiveError(f"{path}: larger than {max_bytes} bytes, more than any metadata file we write")
+        raise CorruptArchiveError(f"{source}: larger than {max_bytes} bytes, more than any metadata file we write")
     try:
         return json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         # RecursionError: hostile nesting; ValueError covers bad UTF-8, bad JSON and over-long integers.
-        raise CorruptArchiveError(f"{path}: not valid JSON: {shorten(str(exc) or type(exc).__name__)}") from exc
+        raise CorruptArchiveError(f"{source}: not valid JSON: {shorten(str(exc) or type(exc).__name__)}") from exc
 
 
-def corrupt(path: Path, field: str, message: str) -> CorruptArchiveError:
+def corrupt(path: Source, field: str, message: str) -> CorruptArchiveError:
     """The error for one bad field of one metadata file."""
     return CorruptArchiveError(f"{path}: {field}: {message}" if field else f"{path}: {message}")
 
@@ -50,7 +59,7 @@ def shorten(text: str) -> str:
 class Fields:
     """One JSON object of a metadata file, read field by field; each getter checks type and range."""
 
-    def __init__(self, data: Any, path: Path, where: str = "") -> None:
+    def __init__(self, data: Any, path: Source, where: str = "") -> None:
         if not isinstance(data, dict):
             raise corrupt(path, where, f"is {_shown(data)}, not an object")
         self._data: dict[str, Any] = data

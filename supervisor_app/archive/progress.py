@@ -46,12 +46,14 @@ class ArchiveProgress:
     risks: tuple[str, ...]  # why retention may soon delete unarchived segments
 
 
-def archive_progress(queue_dir: Path, reader_name: str, layout: ArchiveLayout, now_ns: int) -> ArchiveProgress:
+def archive_progress(queue_dir: Path, reader_name: str, layout: ArchiveLayout | None, now_ns: int) -> ArchiveProgress:
     """Read the queue, our reader file and the newest meta.json; never writes anything.
+
+    Without a layout (an archive in an object store), the last archived segment is not read.
 
     Damaged metadata raises CorruptArchiveError, a ChronicleFleetError that status shows for this venue alone.
     """
-    last_segment, last_at = _last_archived(layout)
+    last_segment, last_at = _last_archived(layout) if layout is not None else (None, None)
     position = _position(queue_dir, reader_name)
     if position is None or not queue_dir.is_dir():
         return ArchiveProgress(None, None, None, 0, 0, last_segment, last_at, ())

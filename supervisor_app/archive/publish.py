@@ -17,6 +17,7 @@ from supervisor_app.archive.seekable_zstd import (
     read_index,
 )
 from supervisor_app.archive.staging import StagedSegment, StageOptions
+from supervisor_app.chronicle.records import RecordSummary
 from supervisor_app.durable import (
     fsync_dir,
     fsync_file,
@@ -76,22 +77,35 @@ def publish_segment(
     fsync_dir(files.raw.parent)
     fsync_dir(layout.staging_dir)
     step()
-    entry = SegmentEntry(
-        segment_id=staged.segment_id,
-        raw_size=staged.raw_size,
-        raw_crc32=staged.raw_crc32,
-        record_count=staged.scan.record_count,
-        event_time_range=_time_range(staged),
-        files=_present_files(files),
-        zstd=None if index is None else ZstdInfo(level=level, block_size=index.block_size, frames=len(index.entries)),
-        archived_at_ns=now_ns,
-        bad_record_count=staged.scan.bad_record_count,
-        first_bad_offset=staged.scan.first_bad_offset,
-        truncated=staged.scan.truncated,
-        data_after_end=staged.scan.data_after_end,
-        dated_by=_dated_by(staged),
-    )
+    zstd = None if index is None else ZstdInfo(level=level, block_size=index.block_size, frames=len(index.entries))
+    entry = scanned_entry(staged.segment_id, source, staged.scan, _present_files(files), zstd, now_ns)
     return Published(files.raw.parent, files, entry)
+
+
+def scanned_entry(
+    segment_id: int,
+    source: Digest,
+    scan: RecordSummary,
+    files: tuple[ArchivedFile, ...],
+    zstd: ZstdInfo | None,
+    now_ns: int,
+) -> SegmentEntry:
+    """The sidecar entry of a segment with these bytes, this record scan, archived as `files`."""
+    return SegmentEntry(
+        segment_id=segment_id,
+        raw_size=source.size,
+        raw_crc32=source.crc32,
+        record_count=scan.record_count,
+        event_time_range=_time_range(scan),
+        files=files,
+        zstd=zstd,
+        archived_at_ns=now_ns,
+        bad_record_count=scan.bad_record_count,
+        first_bad_offset=scan.first_bad_offset,
+        truncated=scan.truncated,
+        data_after_end=scan.data_after_end,
+        dated_by=_dated_by(scan),
+    )
 
 
 def _place_raw(tmp: Path | None, final: Path, source: Digest) -> None:
@@ -145,15 +159,14 @@ def _present_files(files: SegmentFiles) -> tuple[ArchivedFile, ...]:
     return tuple(ArchivedFile(p.name, p.stat().st_size) for p in (files.raw, files.zst, files.idx) if p.exists())
 
 
-def _dated_by(staged: StagedSegment) -> str:
+def _dated_by(scan: RecordSummary) -> str:
     """What `partition_date` went by: the scan's time range covers good records only."""
-    if staged.scan.min_timestamp_ns is None:
+    if scan.min_timestamp_ns is None:
         return "mtime"
-    return "good_records" if staged.scan.corrupt else "records"
+    return "good_records" if scan.corrupt else "records"
 
 
-def _time_range(staged: StagedSegment) -> tuple[int, int] | None:
-    scan = staged.scan
+def _time_range(scan: RecordSummary) -> tuple[int, int] | None:
     if scan.min_timestamp_ns is None or scan.max_timestamp_ns is None:
         return None
     return scan.min_timestamp_ns, scan.max_timestamp_ns

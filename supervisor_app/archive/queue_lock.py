@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from supervisor_app.archive_root import ArchiveRoot
 from supervisor_app.chronicle.reader_position import position_path
 from supervisor_app.errors import ArchiveBusyError, UnsafePathError
 
@@ -61,7 +62,7 @@ class QueueLock:
         self.path = path
 
     @classmethod
-    def acquire(cls, queue_dir: Path, reader_name: str, *, venue: str, archive_root: Path) -> QueueLock:
+    def acquire(cls, queue_dir: Path, reader_name: str, *, venue: str, archive_root: ArchiveRoot) -> QueueLock:
         """Take the lock at once or raise ArchiveBusyError naming its holder; `readers/` must exist."""
         path = queue_lock_path(queue_dir, reader_name)
         fd = _open_lock_file(path, os.O_RDWR | os.O_CREAT)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from supervisor_app.archive.queue_lock import QueueLock
+from supervisor_app.archive_root import ArchiveRoot
 from supervisor_app.chronicle.reader_position import (
     ReaderPosition,
     heartbeat,
@@ -86,7 +87,7 @@ class ReaderLease:
         log: Any,
         liveness: Liveness,
         venue: str,
-        archive_root: Path,
+        archive_root: ArchiveRoot,
         interval_s: float = HEARTBEAT_INTERVAL_S,
     ) -> None:
         self._queue_dir = queue_dir

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from supervisor_app.archive.meta import MAX_SEGMENT_ID
-from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, read_json
+from supervisor_app.archive.metadata_files import MAX_META_BYTES, Fields, Source, read_json
 from supervisor_app.durable import write_file_atomically
 
 
@@ -36,8 +37,11 @@ class QueueReset:
 def load_resets(path: Path) -> list[QueueReset]:
     """The venue's queue resets, oldest first (empty if none); CorruptArchiveError names what is wrong."""
     document = read_json(path, MAX_META_BYTES)
-    if document is None:
-        return []
+    return [] if document is None else resets_from_json(document, path)
+
+
+def resets_from_json(document: Any, path: Source) -> list[QueueReset]:
+    """The resets a `queue-resets.json` document read from `path` records, oldest first."""
     fields = Fields(document, path)
     fields.text("venue", min_chars=1)
     resets = []
@@ -62,6 +66,10 @@ def record_reset(path: Path, venue: str, reset: QueueReset) -> None:
     rerun: a duplicate is noise, while skipping what looks like one could hide a second
     reset from the same position.
     """
-    known = load_resets(path)
-    document = {"venue": venue, "queue_resets": [asdict(r) for r in [*known, reset]]}
-    write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    write_file_atomically(path, resets_bytes(venue, [*load_resets(path), reset]))
+
+
+def resets_bytes(venue: str, resets: list[QueueReset]) -> bytes:
+    """A `queue-resets.json` document."""
+    document = {"venue": venue, "queue_resets": [asdict(r) for r in resets]}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,10 +105,21 @@ def default_compress_threads() -> int:
 
 
 class FrameWriter:
-    """Compresses blocks into independent frames on `threads` workers and appends them, in order, to a file."""
+    """Compresses blocks into independent frames on `threads` workers and appends them, in order, to a file.
 
-    def __init__(self, fd: int, *, level: int, block_size: int, threads: int | None = None) -> None:
-        self._fd = fd
+    With `write`, frames go to that callable instead of `fd` (an object store's multipart upload).
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        *,
+        level: int,
+        block_size: int,
+        threads: int | None = None,
+        write: Callable[[bytes], object] | None = None,
+    ) -> None:
+        self._write = write if write is not None else functools.partial(write_in_pieces, fd)
         self._level = level
         self._block_size = block_size
         self._threads = threads or default_compress_threads()
@@ -180,7 +192,7 @@ class FrameWriter:
     def _write_oldest(self) -> None:
         uncompressed_offset, size, future = self._pending.popleft()
         frame = future.result()
-        write_in_pieces(self._fd, frame)
+        self._write(frame)
         self._entries.append(FrameEntry(uncompressed_offset, self._compressed_offset, len(frame), size))
         self._compressed_offset += len(frame)
 

@@ -97,7 +97,7 @@ def stage_segment(
             raw = RawFileSink(raw_fd)
             sinks.append(raw)
         if zst_fd >= 0:
-            threads = slots.enter_context(_compress_threads(options, check_stop))
+            threads = slots.enter_context(compression_threads(options, check_stop))
             writer = FrameWriter(zst_fd, level=options.level, block_size=options.block_size, threads=threads)
             sinks.append(writer)
         scanner = RecordScanner(stat.st_size, segment_size=segment_size)
@@ -132,7 +132,7 @@ def stage_segment(
 
 
 @contextlib.contextmanager
-def _compress_threads(options: StageOptions, check_stop: Callable[[], None]) -> Iterator[int]:
+def compression_threads(options: StageOptions, check_stop: Callable[[], None]) -> Iterator[int]:
     """How many threads to compress with: as many as asked, or fewer while the host's cap has fewer free."""
     wanted = options.compress_threads or default_compress_threads()
     if options.compress_slots is None:

@@ -23,8 +23,8 @@ from supervisor_app.archive.meta import (
     sidecar_name,
     sidecar_segment_id,
 )
-from supervisor_app.archive.missing import load_missing
-from supervisor_app.archive.resets import load_resets
+from supervisor_app.archive.missing import MissingSegment, load_missing
+from supervisor_app.archive.resets import QueueReset, load_resets
 from supervisor_app.archive.seekable_zstd import read_index
 from supervisor_app.durable import TMP_SUFFIX
 from supervisor_app.errors import CorruptArchiveError
@@ -37,9 +37,9 @@ _SIDECAR_BIT = 1 << len(ARCHIVE_SUFFIXES)
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing wrong (or worth knowing) about one file."""
+    """One thing wrong (or worth knowing) about one file (or object: its s3:// URL)."""
 
-    path: Path
+    path: Path | str
     message: str
 
 
@@ -97,7 +97,7 @@ def verify_archive(
     progress: Callable[[VerifyProgress], None] | None = None,
 ) -> VerifyReport:
     """Verify every archived segment under `root` (optionally one venue, one date), and report recorded losses."""
-    losses = _Losses()
+    losses = Losses()
     partitions: list[tuple[Path, Acknowledged]] = []
     layouts = list(_venues(root, venue, losses.problems))
     for layout in layouts:
@@ -137,7 +137,7 @@ def verify_archive(
 
 
 @dataclass
-class _Losses:
+class Losses:
     """What verify found, with each recorded loss sorted by whether an operator has acknowledged it."""
 
     problems: list[Finding] = field(default_factory=list)
@@ -156,19 +156,32 @@ class _Losses:
         """Report the venue's missing segments and queue resets; return its acknowledgements for the rest."""
         acknowledged = self._read(layout.acknowledged_path, load_acknowledgements)
         covered = Acknowledged.of(acknowledged or [])
-        for missing in self._read(layout.missing_segments_path, load_missing) or []:
-            when = iso_utc(missing.detected_at_ns / 1e9)
-            message = f"segment {missing.segment_id} was lost: {missing.reason} (detected {when})"
-            self.add(Finding(layout.missing_segments_path, message), covered.missing(missing))
-        for reset in self._read(layout.queue_resets_path, load_resets) or []:
+        missing = self._read(layout.missing_segments_path, load_missing) or []
+        resets = self._read(layout.queue_resets_path, load_resets) or []
+        self.report_records(covered, missing, layout.missing_segments_path, resets, layout.queue_resets_path)
+        return covered
+
+    def report_records(
+        self,
+        covered: Acknowledged,
+        missing: list[MissingSegment],
+        missing_at: Path | str,
+        resets: list[QueueReset],
+        resets_at: Path | str,
+    ) -> None:
+        """Each lost segment and queue reset a venue records: a problem, unless acknowledged."""
+        for loss in missing:
+            when = iso_utc(loss.detected_at_ns / 1e9)
+            message = f"segment {loss.segment_id} was lost: {loss.reason} (detected {when})"
+            self.add(Finding(missing_at, message), covered.missing(loss))
+        for reset in resets:
             message = (
                 f"the queue {reset.source} restarted its segment ids (detected {iso_utc(reset.detected_at_ns / 1e9)}):"
                 f" it held segments {reset.oldest_segment}-{reset.newest_segment}, all below the archiver's position"
                 f" {reset.previous_position}; archiving went on from {reset.oldest_segment}, and what the new queue"
                 " lost before that is not recorded"
             )
-            self.add(Finding(layout.queue_resets_path, message), covered.reset(reset))
-        return covered
+            self.add(Finding(resets_at, message), covered.reset(reset))
 
     def _read(self, path: Path, reader: Callable[[Path], list[Any]]) -> list[Any] | None:
         try:
@@ -316,7 +329,7 @@ def _verify_partition(
             ],
             corrupt,
         )
-    return problems + _summary_findings(meta_path, summary, tally), [], corrupt
+    return problems + summary_findings(meta_path, summary, tally), [], corrupt
 
 
 def _snapshot(directory: Path) -> _Snapshot:
@@ -386,7 +399,7 @@ def _unrecorded_files(
     ]
 
 
-def _summary_findings(meta_path: Path, summary: PartitionSummary, tally: PartitionSummary) -> list[Finding]:
+def summary_findings(meta_path: Path | str, summary: PartitionSummary, tally: PartitionSummary) -> list[Finding]:
     """Where meta.json's aggregates disagree with the entries its sidecars hold."""
     findings = [
         Finding(meta_path, f"says {name} {said}, its sidecars add up to {found}")

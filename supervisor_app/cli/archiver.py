@@ -16,10 +16,13 @@ from typing import Any
 from supervisor_app import __version__
 from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
 from supervisor_app.archive.compress_slots import CompressSlots
+from supervisor_app.archive.object_store.settings import MAX_PART_SIZE, MIN_PART_SIZE, TransferSettings, keep_awscrt_out
 from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, default_compress_threads
+from supervisor_app.archive_root import ArchiveRoot, S3Root
 from supervisor_app.chronicle.records import SCANNER_IMPLEMENTATION
 from supervisor_app.cli import exit_codes
+from supervisor_app.cli.store_arguments import CREDENTIALS_HELP, add_store_arguments, archive_root_arg, store_settings
 from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
 from supervisor_app.logs import JsonLogger
@@ -28,15 +31,19 @@ from supervisor_app.process_limits import IO_CLASSES, ProcessLimits, apply_limit
 from supervisor_app.units import parse_size, show_size
 
 SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
-EPILOG = """exit codes:
+EPILOG = (
+    """exit codes:
   0   done (--once), or stopped cleanly by SIGTERM/SIGINT
   2   usage error
   75  temporary failure (I/O error such as ENOSPC or EIO, lock held, archive root missing with
-      --require-archive-root): retry later
+      --require-archive-root, object store down or throttling through every attempt): retry later
   78  permanent failure (bad venue, archive root unusable, permission denied, read-only filesystem,
       a path that is a symbolic link or not what it should be, corrupt segment, damaged metadata,
-      archive conflict)
+      archive conflict, object store credentials refused or absent, no such bucket)
+
 """
+    + CREDENTIALS_HELP
+)
 # OSErrors no retry cures: a person must change a permission, a mount or a path first.
 PERMANENT_ERRNOS = frozenset(
     {errno.EACCES, errno.EPERM, errno.EROFS, errno.EXDEV, errno.ELOOP, errno.EISDIR, errno.ENOTDIR}
@@ -100,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--source", type=Path, required=True, help="the venue's queue directory")
-    parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
+    parser.add_argument(
+        "--archive-root",
+        type=archive_root_arg,
+        required=True,
+        help="root of the archive tree: a directory, or s3://bucket/prefix",
+    )
     parser.add_argument("--venue", required=True, help="venue name (one path component)")
     parser.add_argument(
         "--require-archive-root",
@@ -119,6 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--level", type=_bounded_int(1, 22), default=DEFAULT_LEVEL, help="zstd level (default 3)")
     parser.add_argument("--reader-name", default="raw-archiver", help="name of our reader position file")
     parser.add_argument("--once", action="store_true", help="archive what is sealed now, then exit")
+    store = add_store_arguments(parser)
+    transfer = TransferSettings()
+    store.add_argument(
+        "--s3-part-size",
+        type=_bounded_int(MIN_PART_SIZE, MAX_PART_SIZE),
+        default=transfer.part_size,
+        help=f"bytes per multipart part (default {transfer.part_size // 2**20} MiB)",
+    )
+    store.add_argument(
+        "--s3-parts-in-flight",
+        type=_bounded_int(1, 64),
+        default=transfer.parts_in_flight,
+        help=f"parts uploading at once; each holds a part in memory (default {transfer.parts_in_flight})",
+    )
+    store.add_argument(
+        "--s3-attempts",
+        type=_bounded_int(1, 100),
+        default=transfer.attempts,
+        help=f"tries per request, with backoff, before exit 75 (default {transfer.attempts})",
+    )
     parser.add_argument(
         "--poll-ms", type=_bounded_int(10, 3_600_000), default=1000, help="sleep between passes (default 1000)"
     )
@@ -176,9 +208,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     if os.environ.get(SUPERVISED_ENV):  # under supervisord: never outlive it (a clean stop when it dies)
         die_with_parent(signal.SIGTERM, parent_marker=b"supervisord")
+    root: ArchiveRoot = args.archive_root
+    if isinstance(root, S3Root):
+        keep_awscrt_out()
     config = ArchiverConfig(
         source=args.source.absolute(),
-        archive_root=args.archive_root.absolute(),
+        archive_root=root if isinstance(root, S3Root) else root.absolute(),
         venue=args.venue,
         compress=args.compress,
         retain_raw=args.retain_q,
@@ -190,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         liveness_timeout_s=args.liveness_timeout,
         compress_threads=args.compress_threads,
         compress_slots=args.compress_slots if args.compress else None,  # copy mode takes no slots
+        object_store=store_settings(args) if isinstance(root, S3Root) else None,
+        transfer=TransferSettings(args.s3_part_size, args.s3_parts_in_flight, args.s3_attempts),
     )
     return run(config, log, stop, once=args.once, limits=limits)
 

@@ -8,15 +8,19 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from supervisor_app.archive.layout import ArchiveLayout, validate_venue
 from supervisor_app.archive.losses import Acknowledgement, LossSelection, acknowledge_losses, parse_selection
 from supervisor_app.archive.verify import Finding, VerifyProgress, VerifyReport, verify_archive
+from supervisor_app.archive_root import S3Root
 from supervisor_app.cli import exit_codes
+from supervisor_app.cli.store_arguments import add_store_arguments, archive_root_arg, store_settings
 from supervisor_app.config.problems import counted
 from supervisor_app.errors import ChronicleFleetError, InvalidVenueError
+
+if TYPE_CHECKING:
+    from supervisor_app.archive.object_store.client import S3Client
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -33,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "were archived, segments corrupt in the source, queue resets). Exit 1 on any problem, an "
         "unacknowledged loss among them, or when nothing that was asked for was found.",
     )
-    parser.add_argument("--archive-root", type=Path, required=True, help="root of the archive tree")
+    parser.add_argument(
+        "--archive-root", type=archive_root_arg, required=True, help="root of the archive tree, or s3://bucket/prefix"
+    )
     parser.add_argument("--venue", type=_venue, help="only this venue")
     parser.add_argument("--date", type=_date, help="only this partition date (YYYY-MM-DD)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
@@ -49,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--by", type=_name, help="who acknowledges (recorded with the acknowledgement)")
     parser.add_argument("--reason", type=_reason, help="why, e.g. a ticket (recorded with the acknowledgement)")
+    add_store_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -130,7 +137,10 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressLine(sys.stderr)
     started = time.monotonic()
     try:
-        report = verify_archive(args.archive_root, venue=args.venue, date=args.date, progress=progress)
+        report = _verify(args, progress)
+    except ChronicleFleetError as exc:  # an object store that refuses us or does not answer
+        print(f"chronicle-fleet verify: {exc}", file=sys.stderr)
+        return exit_codes.FAILURE
     finally:
         progress.close()
     if args.format == "json":
@@ -138,6 +148,31 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(report, written, time.monotonic() - started)
     return exit_codes.FAILURE if report.problems or void else exit_codes.OK
+
+
+def _verify(args: argparse.Namespace, progress: ProgressLine) -> VerifyReport:
+    """Verify a local archive, or one in an object store (its client, botocore, loaded only then)."""
+    root = args.archive_root
+    if not isinstance(root, S3Root):
+        return verify_archive(root, venue=args.venue, date=args.date, progress=progress)
+    from supervisor_app.archive.object_store.verify import verify_object_archive
+
+    client = _client(args)
+    try:
+        return verify_object_archive(client, venue=args.venue, date=args.date, progress=progress)
+    finally:
+        client.close()
+
+
+def _client(args: argparse.Namespace) -> S3Client:
+    """A client of the s3:// root's store; botocore is loaded here, and only for such a root."""
+    from supervisor_app.archive.object_store.settings import keep_awscrt_out
+
+    keep_awscrt_out()
+    from supervisor_app.archive.object_store.client import S3Client
+    from supervisor_app.logs import JsonLogger
+
+    return S3Client(args.archive_root, store_settings(args), log=JsonLogger(sys.stderr, component="verify"))
 
 
 def _usage(message: str) -> int:
@@ -149,11 +184,8 @@ def _acknowledge(args: argparse.Namespace) -> tuple[list[tuple[str, Acknowledgem
     """Record each --acknowledge; return what was written, and whether one of them acknowledged nothing."""
     written, void = [], False
     for venue, selection in args.acknowledge:
-        layout = ArchiveLayout(args.archive_root, venue)
         try:
-            if not layout.venue_dir.is_dir():
-                raise ChronicleFleetError(f"{layout.venue_dir}: no archive for venue {venue!r}")
-            ack = acknowledge_losses(layout, selection, by=args.by, reason=args.reason, now_ns=time.time_ns())
+            ack = _acknowledge_one(args, venue, selection)
         except (ChronicleFleetError, OSError) as exc:
             print(f"chronicle-fleet verify: cannot acknowledge {venue}:{selection.text}: {exc}", file=sys.stderr)
             void = True
@@ -168,6 +200,24 @@ def _acknowledge(args: argparse.Namespace) -> tuple[list[tuple[str, Acknowledgem
         else:
             written.append((venue, ack))
     return written, void
+
+
+def _acknowledge_one(args: argparse.Namespace, venue: str, selection: LossSelection) -> Acknowledgement | None:
+    root, now_ns = args.archive_root, time.time_ns()
+    if isinstance(root, S3Root):
+        from supervisor_app.archive.object_store.layout import ObjectLayout
+        from supervisor_app.archive.object_store.losses import acknowledge_losses_object
+
+        client = _client(args)
+        try:
+            in_store = ObjectLayout(root, venue)
+            return acknowledge_losses_object(client, in_store, selection, by=args.by, reason=args.reason, now_ns=now_ns)
+        finally:
+            client.close()
+    layout = ArchiveLayout(root, venue)
+    if not layout.venue_dir.is_dir():
+        raise ChronicleFleetError(f"{layout.venue_dir}: no archive for venue {venue!r}")
+    return acknowledge_losses(layout, selection, by=args.by, reason=args.reason, now_ns=now_ns)
 
 
 def _print_text(report: VerifyReport, written: list[tuple[str, Acknowledgement]], elapsed_s: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from supervisor_app.archive_root import ArchiveRoot, S3Root, StoreSettings
 from supervisor_app.config.model import (
     ArchiverSettings,
     CompressionPolicy,
@@ -38,6 +39,21 @@ def config_as_data(config: FleetConfig) -> dict[str, Any]:
         "supervisor": _supervisor(config.supervisor),
         "venues": [_venue(venue) for venue in config.venues],
     }
+    if config.object_store != StoreSettings() or any(isinstance(r, S3Root) for r in _roots(config)):
+        data["object_store"] = _object_store(config.object_store)
+    return data
+
+
+def _roots(config: FleetConfig) -> list[ArchiveRoot]:
+    return [config.archive_root, *(v.archive_root for v in config.venues if v.archive_root is not None)]
+
+
+def _object_store(store: StoreSettings) -> dict[str, Any]:
+    data: dict[str, Any] = {"addressing_style": store.addressing_style}
+    if store.endpoint is not None:
+        data["endpoint"] = store.endpoint
+    if store.region is not None:
+        data["region"] = store.region
     return data
 
 
@@ -103,6 +119,8 @@ def _venue(venue: VenueConfig) -> dict[str, Any]:
     else:
         data["queue"] = str(venue.queue_dir)
     data["enabled"] = venue.enabled
+    if venue.archive_root is not None:
+        data["archive_root"] = str(venue.archive_root)
     data["compression"] = _compression(venue.compression)
     data["archiver"] = _archiver(venue.archiver)
     return data

@@ -57,6 +57,9 @@ def ini_findings(config: FleetConfig) -> list[Finding]:
 def _values(config: FleetConfig) -> Iterator[tuple[DataPath, str, bool]]:
     """(config path, text, must be a plain name) for every config value that reaches the rendered file."""
     yield ("archive_root",), str(config.archive_root), False
+    for key, value in (("endpoint", config.object_store.endpoint), ("region", config.object_store.region)):
+        if value is not None:
+            yield ("object_store", key), value, False
     yield ("supervisor", "state_dir"), str(config.supervisor.state_dir), False
     if config.supervisor.logs.directory is not None:
         yield ("supervisor", "log_dir"), str(config.supervisor.logs.directory), False
@@ -66,6 +69,8 @@ def _values(config: FleetConfig) -> Iterator[tuple[DataPath, str, bool]]:
         yield ("venues", index, "name"), venue.name, True
         yield ("venues", index, "archiver", "reader_name"), venue.archiver.reader_name, True
         yield _queue_path(venue, index), str(venue.queue_dir), False
+        if venue.archive_root is not None:
+            yield ("venues", index, "archive_root"), str(venue.archive_root), False
 
 
 def _queue_path(venue: VenueConfig, index: int) -> DataPath:

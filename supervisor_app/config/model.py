@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from supervisor_app.archive_root import ArchiveRoot, StoreSettings
+
 MIB = 1024 * 1024
 
 Codec = Literal["zstd", "none"]
@@ -113,6 +115,7 @@ class VenueConfig:
     enabled: bool = True
     compression: CompressionPolicy = field(default_factory=CompressionPolicy)
     archiver: ArchiverSettings = field(default_factory=ArchiverSettings)
+    archive_root: ArchiveRoot | None = None  # its own (a directory or s3://bucket/prefix); None: the fleet's
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class FleetConfig:
     """A whole fleet declaration, resolved: absolute paths, defaults applied."""
 
     path: Path  # the YAML file it came from
-    archive_root: Path
+    archive_root: ArchiveRoot  # a directory (absolute), or s3://bucket/prefix
     venues: tuple[VenueConfig, ...]
     supervisor: SupervisorSettings
     buses: tuple[BusSource, ...] = ()
@@ -128,10 +131,15 @@ class FleetConfig:
     archiver: ArchiverSettings = field(default_factory=ArchiverSettings)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     archive_root_must_exist: bool = False  # a missing root is an unmounted disk, not something to create
+    object_store: StoreSettings = field(default_factory=StoreSettings)  # where s3:// roots are; never credentials
 
     @property
     def enabled_venues(self) -> tuple[VenueConfig, ...]:
         return tuple(v for v in self.venues if v.enabled)
+
+    def archive_root_of(self, venue: VenueConfig) -> ArchiveRoot:
+        """Where the venue's archive goes: its own root, else the fleet's."""
+        return venue.archive_root if venue.archive_root is not None else self.archive_root
 
     def venue(self, name: str) -> VenueConfig:
         for v in self.venues:

@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+from supervisor_app.archive_root import ADDRESSING_STYLES, ArchiveRoot, StoreSettings, is_s3_url, parse_s3_url
 from supervisor_app.config.model import (
     ArchiverSettings,
     BusSource,
@@ -102,7 +104,7 @@ class _Resolver:
         venues = self.venues(data.get("venues"), buses, compression, archiver)
         config = FleetConfig(
             path=self.path,
-            archive_root=self.required_path(data.get("archive_root"), ("archive_root",), ("archive_root",)),
+            archive_root=self.required_root(data),
             venues=venues,
             supervisor=self.supervisor(_mapping(data.get("supervisor"))),
             buses=buses,
@@ -110,6 +112,9 @@ class _Resolver:
             archiver=archiver,
             restart=self.overlay(RestartPolicy(), data.get("restart"), _RESTART_FIELDS, ("restart",), ("restart",)),
             archive_root_must_exist=self.value(data, "archive_root_must_exist", _flag, False),
+            object_store=self.overlay(
+                StoreSettings(), data.get("object_store"), _STORE_FIELDS, ("object_store",), ("object_store",)
+            ),
         )
         return Resolved(config, dict(self.origins), tuple(self.findings))
 
@@ -163,6 +168,23 @@ class _Resolver:
             if origin is not None:
                 self.origins[(*child, name)] = origin
 
+    def required_root(self, data: Mapping[str, Any]) -> ArchiveRoot:
+        """The fleet's archive root: a directory or an s3:// URL."""
+        root = self.convert(data, "archive_root", self.root_value, ("archive_root",))
+        if root is _MISSING:
+            return _PLACEHOLDER
+        self.origins[("archive_root",)] = ("archive_root",)
+        return root
+
+    def root_value(self, text: object) -> ArchiveRoot:
+        """`s3://bucket/prefix`, or a path resolved against the config file's directory."""
+        if isinstance(text, str) and is_s3_url(text):
+            try:
+                return parse_s3_url(text)
+            except ValueError as error:
+                raise _Unusable(str(error)) from error
+        return self.path_value(text)
+
     def required_path(self, raw: object, typed: TypedPath, declared: DataPath) -> Path:
         path = _usable_path(self.base, raw)
         if path is None:
@@ -215,6 +237,9 @@ class _Resolver:
         self.inherit(_COMPRESSION_FIELDS, ("compression",), (*typed, "compression"))
         self.inherit(_ARCHIVER_FIELDS, ("archiver",), (*typed, "archiver"))
         self.inherit(_RESOURCE_FIELDS, ("archiver", "resources"), (*typed, "archiver", "resources"))
+        archive_root = self.convert(raw, "archive_root", self.root_value, (*declared, "archive_root"))
+        if archive_root is not _MISSING:
+            self.origins[(*typed, "archive_root")] = (*declared, "archive_root")
         return VenueConfig(
             name=name,
             queue_dir=queue_dir,
@@ -228,6 +253,7 @@ class _Resolver:
                 (*declared, "compression"),
             ),
             archiver=self.archiver(archiver, raw.get("archiver"), (*typed, "archiver"), (*declared, "archiver")),
+            archive_root=None if archive_root is _MISSING else archive_root,
         )
 
     def source(
@@ -396,6 +422,22 @@ def _cpu_range(part: object) -> set[int]:
     return set(range(low, high + 1))
 
 
+def _endpoint(value: object) -> str:
+    """`http(s)://host[:port]` (a trailing slash dropped)."""
+    if not isinstance(value, str):
+        raise _Unusable
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise _Unusable
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _addressing_style(value: object) -> str:
+    if value not in ADDRESSING_STYLES:
+        raise _Unusable
+    return str(value)
+
+
 def _io_class(value: object) -> str:
     if value not in ("idle", "best-effort"):
         raise _Unusable
@@ -421,6 +463,11 @@ _RESOURCE_FIELDS: tuple[_Field, ...] = (
     ("io_level", "io_level", _int),
     ("cpu_affinity", "cpu_affinity", _cpu_list),
     ("compress_threads", "compress_threads", _int),
+)
+_STORE_FIELDS: tuple[_Field, ...] = (
+    ("endpoint", "endpoint", _endpoint),
+    ("region", "region", _text),
+    ("addressing_style", "addressing_style", _addressing_style),
 )
 _RESTART_FIELDS: tuple[_Field, ...] = (
     ("initial_delay", "initial_delay_s", _seconds),

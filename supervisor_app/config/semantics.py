@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from supervisor_app.archive_root import ArchiveRoot
 from supervisor_app.config.paths import is_within
 from supervisor_app.config.problems import DataPath, Finding, render_path
-from supervisor_app.config.resolve import Resolved
+from supervisor_app.config.resolve import Resolved, TypedPath
 from supervisor_app.units import show_duration
 
 
@@ -53,18 +54,26 @@ def shared_reader_positions(resolved: Resolved) -> Iterator[Finding]:
 
 
 def overlapping_paths(resolved: Resolved) -> Iterator[Finding]:
-    """Archives, state and logs must not be written inside a source, nor a source inside the archive."""
+    """Archives, state and logs must not be written inside a source, nor a source inside a local archive.
+
+    An archive root in an object store (s3://) has no place on this host's disks: it overlaps nothing.
+    """
     config = resolved.config
-    archive = _declared(resolved, ("archive_root",), config.archive_root)
+    archives = [_declared(resolved, ("archive_root",), _local(config.archive_root))]
+    archives += [
+        _declared(resolved, ("venues", number, "archive_root"), _local(venue.archive_root))
+        for number, venue in enumerate(config.venues)
+    ]
     writers = [
-        archive,
+        *archives,
         _declared(resolved, ("supervisor", "state_dir"), config.supervisor.state_dir),
         _declared(resolved, ("supervisor", "logs", "directory"), config.supervisor.logs.directory),
         _declared(resolved, ("supervisor", "metrics", "textfile"), config.supervisor.metrics.textfile),
     ]
     for source_path, source in _source_dirs(resolved):
-        if archive is not None and is_within(source, archive[1]) and source != archive[1]:
-            yield Finding(source_path, f"{source} lies inside archive_root ({archive[1]})")
+        for archive in archives:
+            if archive is not None and is_within(source, archive[1]) and source != archive[1]:
+                yield Finding(source_path, f"{source} lies inside archive_root ({archive[1]})")
         for writer in writers:
             if writer is not None and is_within(writer[1], source):
                 writer_path, directory = writer
@@ -74,7 +83,11 @@ def overlapping_paths(resolved: Resolved) -> Iterator[Finding]:
                 )
 
 
-def _declared(resolved: Resolved, typed: tuple[str, ...], value: Path | None) -> tuple[DataPath, Path] | None:
+def _local(root: ArchiveRoot | None) -> Path | None:
+    return root if isinstance(root, Path) else None
+
+
+def _declared(resolved: Resolved, typed: TypedPath, value: Path | None) -> tuple[DataPath, Path] | None:
     origin = resolved.origin(typed)
     return None if origin is None or value is None else (origin, value)
 

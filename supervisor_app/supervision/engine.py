@@ -394,7 +394,8 @@ class Engine:
         self._shutting_down = True
 
     def describe(self, venue: Venue) -> Reply:
-        row = describe(venue, now=self._clock(), wall=self._wall(), archive_root=self._config.archive_root)
+        archive_root = self._config.archive_root_of(venue.config)
+        row = describe(venue, now=self._clock(), wall=self._wall(), archive_root=archive_root)
         row["restarts_by_reason"] = dict(self.records.get(venue.name).restarts)
         watched = self.archive_snapshot().get(venue.name)
         if watched is not None:

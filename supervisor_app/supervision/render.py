@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from supervisor_app.archive_root import S3Root, StoreSettings
 from supervisor_app.config.ini_safety import ini_findings as config_ini_findings
 from supervisor_app.config.ini_safety import ini_problem
 from supervisor_app.config.model import FleetConfig, VenueConfig
@@ -61,9 +62,12 @@ def check_read_back(config: FleetConfig, rendered: RenderedFleet, python: str = 
 
 
 def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.executable) -> list[str]:
-    """The archiver command line for one venue."""
-    argv = [python, "-m", ARCHIVER_MODULE, "--source", str(venue.queue_dir), "--archive-root", str(config.archive_root)]
-    if config.archive_root_must_exist:
+    """The archiver command line for one venue (never credentials: archivers take them from the AWS chain)."""
+    archive_root = config.archive_root_of(venue)
+    argv = [python, "-m", ARCHIVER_MODULE, "--source", str(venue.queue_dir), "--archive-root", str(archive_root)]
+    if isinstance(archive_root, S3Root):
+        argv += _store_argv(config.object_store)
+    elif config.archive_root_must_exist:
         argv.append("--require-archive-root")
     argv += [
         "--venue",
@@ -105,6 +109,17 @@ def _resource_flags(config: FleetConfig, venue: VenueConfig) -> list[str]:
         if cap is not None:
             flags += ["--compress-slots", f"{compress_slots_dir(config)}:{cap}"]
     return flags
+
+
+def _store_argv(store: StoreSettings) -> list[str]:
+    argv = []
+    if store.endpoint is not None:
+        argv += ["--s3-endpoint", store.endpoint]
+    if store.region is not None:
+        argv += ["--s3-region", store.region]
+    if store.addressing_style != "auto":
+        argv += ["--s3-addressing-style", store.addressing_style]
+    return argv
 
 
 def venue_logfile(config: FleetConfig, venue_name: str) -> Path:

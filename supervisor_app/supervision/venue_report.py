@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from supervisor_app.archive_root import ArchiveRoot
 from supervisor_app.process_limits import applied_limits, format_cpus
 from supervisor_app.supervision.venue import Venue, iso
 
 
-def describe(venue: Venue, *, now: float, wall: float, archive_root: Path) -> dict[str, Any]:
+def describe(venue: Venue, *, now: float, wall: float, archive_root: ArchiveRoot) -> dict[str, Any]:
     """The row; `now` is the engine's monotonic clock (retries are scheduled on it), `wall` the time of day."""
     retry_at = venue.restart.next_retry_at
     last = venue.restart.last_exit

@@ -186,15 +186,16 @@ class FleetLauncher:
         wait_for: tuple[str, ...] | None = None,
         journal: bool = False,
         wrap: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> RunningFleet:
         """`run` on `data`; with `journal`, stdout and stderr are one file that $JOURNAL_STREAM names, as under systemd.
 
-        `wrap`: a command line `run`'s own is appended to (e.g. `unshare --mount ...`).
+        `wrap`: a command line `run`'s own is appended to (e.g. `unshare --mount ...`); `env`: its environment.
         """
         config = write_yaml(root / "fleet.yaml", data)
         stdout, stderr = root / "run.stdout", root / ("run.stdout" if journal else "run.stderr")
         with stdout.open("wb") as out, stderr.open("ab") as err:
-            env = dict(os.environ)
+            env = dict(os.environ if env is None else env)
             if journal:
                 info = os.fstat(out.fileno())
                 env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"

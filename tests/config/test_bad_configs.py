@@ -90,6 +90,31 @@ CASES = [
         "7:12",
         "supervisor.metrics: needs 'listen' or 'textfile' (or remove it)",
     ),
+    # Object stores
+    Case(
+        "s3-bucket-name-invalid",
+        ONE_VENUE.replace("archive_root: archive", "archive_root: s3://Archive_Bucket/raw"),
+        "2:15",
+        "archive_root: 's3://Archive_Bucket/raw': bucket name 'Archive_Bucket' is not 3 to 63 lowercase letters",
+    ),
+    Case(
+        "s3-prefix-double-slash",
+        venue("name: okx", "bus: main", "archive_root: s3://archive/fleet//x"),
+        "10:19",
+        "venues[0].archive_root: 's3://archive/fleet//x': the key prefix has an empty, '.' or '..' part",
+    ),
+    Case(
+        "s3-endpoint-with-a-path",
+        ONE_VENUE + "object_store: {endpoint: 'https://store.example/bucket'}\n",
+        "10:26",
+        "object_store.endpoint: 'https://store.example/bucket' is not a valid endpoint (http:// or https://, a host",
+    ),
+    Case(
+        "s3-credentials-in-the-config",
+        ONE_VENUE + "object_store:\n  aws_secret_access_key: hunter2\n",
+        "11:3",
+        "object_store: unknown key 'aws_secret_access_key'",
+    ),
     # Wrong types
     Case(
         "level-not-int",

@@ -10,6 +10,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+from tests.cli.conftest import launcher  # noqa: F401  (fleets under `run`: stopped after the test, logs checked)
 from tests.s3.seaweed import SeaweedServer
 
 # The data is thrown away with the session's temp dir, so teardown need not wait out the

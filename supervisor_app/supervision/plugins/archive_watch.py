@@ -26,6 +26,7 @@ from supervisor_app.archive.progress import (
     archive_progress,
 )
 from supervisor_app.archive.totals import TotalsReader, VenueTotals
+from supervisor_app.archive_root import ArchiveRoot
 from supervisor_app.chronicle.segment import list_segment_ids
 from supervisor_app.config.model import VenueConfig
 from supervisor_app.errors import ChronicleFleetError
@@ -91,7 +92,7 @@ class ArchiveWatch:
 
     def __init__(
         self,
-        archive_root: Path,
+        archive_root: ArchiveRoot,
         venues: Iterable[VenueConfig],
         *,
         log: Any,
@@ -111,7 +112,7 @@ class ArchiveWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def watch(self, archive_root: Path, venues: Iterable[VenueConfig]) -> None:
+    def watch(self, archive_root: ArchiveRoot, venues: Iterable[VenueConfig]) -> None:
         """Watch these venues from the next round on (after a reload)."""
         with self._lock:
             self._targets = (archive_root, tuple(v for v in venues if v.enabled))
@@ -153,19 +154,23 @@ class ArchiveWatch:
         with self._lock:
             self._snapshot = MappingProxyType(seen)
 
-    def _observe(self, archive_root: Path, venue: VenueConfig) -> VenueWatch:
+    def _observe(self, archive_root: ArchiveRoot, venue: VenueConfig) -> VenueWatch:
         now_ns = self._clock()
         timers = self._timers.setdefault(venue.name, _Timers())
-        layout = ArchiveLayout(archive_root, venue.name)
+        root = venue.archive_root if venue.archive_root is not None else archive_root
+        # An object store's archive is not read from here (a request per venue per round would cost money):
+        # its progress comes from the queue and the reader position alone.
+        layout = ArchiveLayout(root, venue.name) if isinstance(root, Path) else None
         totals: VenueTotals | None = None
         try:
-            totals = self._totals.totals(layout)
+            totals = self._totals.totals(layout) if layout is not None else None
             progress = archive_progress(venue.queue_dir, venue.archiver.reader_name, layout, now_ns)
         except (OSError, ChronicleFleetError) as error:  # one venue's trouble is that venue's risk, never run's
             risk = Risk("unreadable", f"progress unreadable: {error}")
             return VenueWatch(None, (risk,), str(error), now_ns / 1e9, totals)
         risks = [*_progress_risks(progress), *self._slow_risks(venue, progress, timers)]
-        risks += [Risk("unreadable", f"archive metadata unreadable: {error}") for error in totals.unreadable]
+        unreadable = totals.unreadable if totals is not None else ()
+        risks += [Risk("unreadable", f"archive metadata unreadable: {error}") for error in unreadable]
         self._log_changes(venue, risks, timers)
         return VenueWatch(progress, tuple(risks), None, now_ns / 1e9, totals)
 
