@@ -14,7 +14,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 from typing import Any, TextIO
 
 from supervisor_app.journal import is_journal, priority_prefix
@@ -98,5 +97,7 @@ def _exception(exc_info: Any) -> list[dict[str, Any]]:
     exc_type, exc, tb = exc_info
     if exc_type is None:
         return []
+    import traceback  # here: with textwrap, ~0.3 MiB that an archiver that never fails need not load
+
     frames = [{"filename": f.filename, "lineno": f.lineno, "name": f.name} for f in traceback.extract_tb(tb)]
     return [{"exc_type": exc_type.__name__, "exc_value": str(exc), "frames": frames}]

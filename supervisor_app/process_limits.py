@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -181,7 +180,7 @@ def _set_nice(tid: int, nice: int) -> str | None:
 
 
 def _ioprio_syscall(which: int, *args: int) -> int:
-    numbers = _IOPRIO_SYSCALLS.get(platform.machine())
+    numbers = _IOPRIO_SYSCALLS.get(os.uname().machine)
     if numbers is None:
-        raise PermanentError(f"I/O priorities are not supported on {platform.machine()} by this program")
+        raise PermanentError(f"I/O priorities are not supported on {os.uname().machine} by this program")
     return int(ctypes.CDLL(None, use_errno=True).syscall(numbers[which], *args))

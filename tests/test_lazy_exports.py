@@ -1,12 +1,16 @@
-"""The packages that load their public names on first use: every name resolves, and nothing loads early."""
+"""What loads on first use: the packages' public names, and an archiver's work path; nothing loads early."""
 
 from __future__ import annotations
 
 import importlib
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 import pytest
+
+from supervisor_app.chronicle.writer import QueueWriter
 
 LAZY_PACKAGES = ("supervisor_app.archive", "supervisor_app.chronicle", "supervisor_app.config")
 
@@ -31,3 +35,38 @@ def test_importing_the_package_loads_none_of_its_modules(package: str) -> None:
     probe = f"import sys, {package}; print(sorted(m for m in sys.modules if m.startswith('{package}.')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_an_idle_archiver_loads_none_of_the_work_path(tmp_path: Path) -> None:
+    """An archiver with nothing to archive (most of them, most of the time) imports only what idling needs."""
+    QueueWriter(tmp_path / "q", segment_size=64 * 1024).close()
+    probe = textwrap.dedent(
+        f"""
+        import sys, threading
+        from pathlib import Path
+        from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+        from supervisor_app.logs import JsonLogger
+
+        config = ArchiverConfig(source=Path({str(tmp_path / "q")!r}), archive_root=Path({str(tmp_path / "a")!r}),
+                                venue="v", compress=True)
+        result = RawArchiver(config, log=JsonLogger(sys.stderr), stop=threading.Event()).run_once()
+        assert result.archived == 0 and result.source_present
+        print(" ".join(sorted(sys.modules)))
+        """
+    )
+    subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True)  # registers the reader, once
+    loaded = set(
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    )
+    work_path = {
+        "concurrent.futures",  # and logging with it
+        "zstandard",
+        "datetime",
+        "shutil",
+        "traceback",
+        "supervisor_app.archive.meta",
+        "supervisor_app.archive.publish",
+        "supervisor_app.archive.recording",
+    }
+    assert loaded & work_path == set()
+    assert "supervisor_app.archive.archiver" in loaded  # the probe did run

@@ -8,19 +8,15 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supervisor_app.archive.compress_slots import CompressSlots
 from supervisor_app.archive.destination import Destination, Placed, Staged, open_destination
-from supervisor_app.archive.meta import SegmentEntry
 from supervisor_app.archive.object_store.settings import TransferSettings
 from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S, Liveness, ReaderLease
-from supervisor_app.archive.recording import record_entry
-from supervisor_app.archive.resets import QueueReset
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StageOptions
 from supervisor_app.archive_root import ArchiveRoot, StoreSettings
@@ -31,6 +27,12 @@ from supervisor_app.chronicle.segment import (
     segment_name,
 )
 from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, CorruptSegmentError
+from supervisor_app.heap import trim_heap
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from supervisor_app.archive.meta import SegmentEntry
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ class RawArchiver:
         """Archive, then poll for more, until the stop event is set."""
         with self._session():
             while not self._stop.is_set():
-                self._archive_pass()
+                if self._archive_pass().archived:
+                    trim_heap()  # the burst's buffers go back to the host, not to an idle archiver's RSS
                 self._idle(self._config.poll_ms / 1000)
 
     def _idle(self, seconds: float) -> None:
@@ -141,13 +144,8 @@ class RawArchiver:
         if lease is None:
             return PassResult(archived=0, source_present=False)
         self._destination.before_pass()
-        # One segment is published (fsync, rename, meta.json, commit) while the next is staged.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish") as publisher:
-            pipeline = _PublishPipeline(publisher)
-            try:
-                self._walk_queue(lease, pipeline)
-            finally:
-                pipeline.drain()
+        with _PublishPipeline() as pipeline:
+            self._walk_queue(lease, pipeline)
         return PassResult(archived=pipeline.published, source_present=True)
 
     def _walk_queue(self, lease: ReaderLease, pipeline: _PublishPipeline) -> None:
@@ -217,6 +215,8 @@ class RawArchiver:
         every segment is below the position was recreated with its old readers/ kept, and
         retention would delete all of it, since our reader says we are past it.
         """
+        from supervisor_app.archive.resets import QueueReset  # with meta.json's code: see destination.py
+
         reset = QueueReset(self._clock(), position, ids[0], ids[-1], str(self._config.source))
         self._destination.record_reset(reset)
         self._log.error(
@@ -275,6 +275,8 @@ class RawArchiver:
 
     def _record(self, placed: Placed) -> SegmentEntry:
         """The segment's sidecar and its partition's meta.json, durably (a v1 meta.json is migrated first)."""
+        from supervisor_app.archive.recording import record_entry
+
         recorded = record_entry(placed.partition, placed.entry, venue=self._config.venue, now_ns=self._clock())
         if recorded.migrated:
             self._log.info("meta_migrated", partition=placed.where, entries=recorded.migrated)
@@ -333,15 +335,33 @@ def _check_segment_file(path: Path) -> None:
 
 
 class _PublishPipeline:
-    """At most one publish in flight, in segment order, so commits never pass each other."""
+    """One segment is published (fsync, rename, meta.json, commit) while the next is staged.
 
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
-        self._executor = executor
+    At most one publish in flight, in segment order, so commits never pass each other. Its
+    thread starts with the first segment: an idle pass loads no concurrent.futures (nor logging).
+    """
+
+    def __init__(self) -> None:
+        self._executor: ThreadPoolExecutor | None = None
         self._in_flight: Future[None] | None = None
         self.published = 0
 
+    def __enter__(self) -> _PublishPipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.drain()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
+
     def submit(self, publish: Callable[[], None]) -> None:
         self.drain()
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
         self._in_flight = self._executor.submit(publish)
 
     def drain(self) -> None:

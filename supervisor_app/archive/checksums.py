@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import zlib
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from supervisor_app.archive.seekable_zstd import SeekIndex, iter_frames
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 _READ_CHUNK = 8 * 1024 * 1024
 

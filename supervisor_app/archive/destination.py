@@ -12,21 +12,24 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from supervisor_app.archive.layout import ArchiveLayout
-from supervisor_app.archive.meta import SegmentEntry
-from supervisor_app.archive.missing import record_missing
 from supervisor_app.archive.object_store.settings import TransferSettings
-from supervisor_app.archive.publish import publish_segment
-from supervisor_app.archive.recording import DirectoryPartition, PartitionStore
-from supervisor_app.archive.resets import QueueReset, load_resets, record_reset
 from supervisor_app.archive.staging import StagedSegment, StageOptions, stage_segment
 from supervisor_app.archive_root import S3Root, StoreSettings
-from supervisor_app.chronicle.records import RecordSummary
 from supervisor_app.durable import make_dirs_durable, remove_stale_tmp_files
 from supervisor_app.errors import ArchiveBusyError, ArchiveRootError, ArchiveRootMissingError
 from supervisor_app.file_lock import exclusive_lock
+
+if TYPE_CHECKING:
+    from supervisor_app.archive.meta import SegmentEntry
+    from supervisor_app.archive.recording import PartitionStore
+    from supervisor_app.archive.resets import QueueReset
+    from supervisor_app.chronicle.records import RecordSummary
+
+# What publishes and records a segment (meta.json's code above all) is imported where a segment
+# is placed: an archiver with nothing to archive, which is most of them most of the time, skips it.
 
 Step = Callable[[], None]  # called between the steps of the work: checks in, and raises to stop
 
@@ -127,18 +130,27 @@ class LocalDestination:
         return stage_segment(source, segment_id, staging, self._options, step, segment_size=segment_size)
 
     def place(self, staged: StagedSegment, now_ns: int, *, step: Step) -> Placed:
+        from supervisor_app.archive.publish import publish_segment
+        from supervisor_app.archive.recording import DirectoryPartition
+
         published = publish_segment(staged, self.layout, self._options, now_ns, step=step)
         directory = published.partition_dir
         return Placed(str(directory), published.entry, DirectoryPartition(directory))
 
     def record_missing(self, segment_ids: list[int], now_ns: int, *, since_ns: int = 0) -> list[int]:
+        from supervisor_app.archive.missing import record_missing
+
         path = self.layout.missing_segments_path
         return record_missing(path, self._venue, segment_ids, now_ns, since_ns=since_ns)
 
     def load_resets(self) -> list[QueueReset]:
+        from supervisor_app.archive.resets import load_resets
+
         return load_resets(self.layout.queue_resets_path)
 
     def record_reset(self, reset: QueueReset) -> None:
+        from supervisor_app.archive.resets import record_reset
+
         record_reset(self.layout.queue_resets_path, self._venue, reset)
 
     def _prepare_root(self) -> None:

@@ -8,6 +8,7 @@ more than the rest of recording a segment, and verify reads one document per seg
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ def read_json(path: Path, max_bytes: int) -> Any | None:
     """The parsed JSON in `path`, or None when there is no such file."""
     try:
         with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
+            # read(n) allocates n bytes up front: ask for the file's size, not for the 256 MiB cap.
+            data = f.read(min(os.fstat(f.fileno()).st_size, max_bytes) + 1)
     except FileNotFoundError:
         return None
     return parse_json(data, path, max_bytes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,6 +122,8 @@ def _place_zst(tmp: Path, final: Path, index: SeekIndex, source: Digest) -> tupl
     if not final.exists():
         os.replace(tmp, final)
         return index, False
+    import filecmp  # only when an earlier run's file is in the way
+
     if filecmp.cmp(tmp, final, shallow=False):
         return index, False
     # Same data compressed by another zstd build or level: keep it if it decodes to this segment.

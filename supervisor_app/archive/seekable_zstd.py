@@ -9,16 +9,21 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import zstandard
+from typing import TYPE_CHECKING, BinaryIO
 
 from supervisor_app.archive.sinks import write_in_pieces
 from supervisor_app.errors import CorruptArchiveError
 from supervisor_app.thread_names import name_this_thread
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+
+    import zstandard
+
+# zstandard and concurrent.futures (which loads logging) are imported where frames are made or
+# read: an idle archiver imports this module for its constants and never pays for them (~1 MiB).
 
 IDX_MAGIC = b"QZSTIDX1"
 IDX_VERSION = 1
@@ -125,6 +130,8 @@ class FrameWriter:
         self._threads = threads or default_compress_threads()
         self._local = threading.local()
         self._workers: list[int] = []  # their kernel thread ids
+        from concurrent.futures import ThreadPoolExecutor
+
         self._pool = ThreadPoolExecutor(
             max_workers=self._threads, thread_name_prefix=THREAD_PREFIX, initializer=self._start_worker
         )
@@ -185,6 +192,8 @@ class FrameWriter:
         compressor = getattr(self._local, "compressor", None)
         if compressor is None:
             # A ZstdCompressor is not thread-safe: one per worker thread.
+            import zstandard
+
             compressor = zstandard.ZstdCompressor(level=self._level, write_checksum=True, write_content_size=True)
             self._local.compressor = compressor
         return compressor.compress(block)
@@ -202,6 +211,8 @@ def iter_frames(zst_path: Path, index: SeekIndex, *, executor: Executor | None =
 
     With an executor, frames decode in parallel (zstd releases the GIL) a few ahead of the reader.
     """
+    import zstandard
+
     _check_contiguous(zst_path, index)
     decompressors = threading.local()
 
@@ -247,6 +258,8 @@ def _check_contiguous(zst_path: Path, index: SeekIndex) -> None:
 
 
 def decode_frame(decompressor: zstandard.ZstdDecompressor, frame: bytes, size: int, *, source: str) -> bytes:
+    import zstandard
+
     try:
         data = decompressor.decompress(frame, max_output_size=size)
     except zstandard.ZstdError as exc:
@@ -258,6 +271,8 @@ def decode_frame(decompressor: zstandard.ZstdDecompressor, frame: bytes, size: i
 
 def read_at(zst_path: Path, index: SeekIndex, offset: int, size: int) -> bytes:
     """Read `size` uncompressed bytes at `offset`, decoding only the frames that hold them."""
+    import zstandard
+
     decompressor = zstandard.ZstdDecompressor()
     out = bytearray()
     with zst_path.open("rb") as f:
@@ -294,6 +309,8 @@ def index_existing_frames(zst_path: Path, block_size: int) -> SeekIndex:
 
 def _measure_frame(f: BinaryIO, *, source: str, chunk_size: int = 1 << 16) -> tuple[int, int]:
     """Decode one frame from `f`'s position; return (compressed, decoded) sizes, (0, 0) at end of file."""
+    import zstandard
+
     chunk = f.read(chunk_size)
     if not chunk:
         return 0, 0

@@ -24,11 +24,13 @@ import errno
 import fcntl
 import os
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from supervisor_app.thread_names import name_this_thread
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 WRITE_PIECE = 64 * 1024
 DIRECT_ALIGNMENT = 4096  # offsets and lengths of O_DIRECT writes: the largest logical block size in use
@@ -66,13 +68,7 @@ class RawFileSink:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._direct = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)
-        self._writer = (
-            ThreadPoolExecutor(
-                1, thread_name_prefix=WRITER_THREAD, initializer=name_this_thread, initargs=(WRITER_THREAD,)
-            )
-            if self._direct
-            else None
-        )
+        self._writer = _writer_thread() if self._direct else None
         self._in_flight: deque[tuple[int, memoryview, Future[None]]] = deque()  # (offset, window, its write)
         self._offset = 0
 
@@ -150,3 +146,12 @@ def write_in_pieces(fd: int, data: bytes | memoryview) -> None:
 
 def _aligned(offset: int, length: int) -> bool:
     return offset % DIRECT_ALIGNMENT == 0 and length % DIRECT_ALIGNMENT == 0
+
+
+def _writer_thread() -> ThreadPoolExecutor:
+    """The thread a direct sink writes from; concurrent.futures (and logging) load with the first one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(
+        1, thread_name_prefix=WRITER_THREAD, initializer=name_this_thread, initargs=(WRITER_THREAD,)
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3 refuses smaller parts, but the last
