@@ -18,7 +18,7 @@ from supervisor_app.config.model import (
 )
 from supervisor_app.errors import ConfigError, SupervisordError
 from supervisor_app.supervision.commands import Reload, Restart, Start, Status, Stop
-from supervisor_app.supervision.engine import Engine
+from supervisor_app.supervision.engine import START_BATCH, Engine
 from supervisor_app.supervision.render import RenderedFleet, render
 from supervisor_app.supervision.supervisord.client import (
     ChangeBatch,
@@ -41,6 +41,8 @@ class FakeSupervisord:
         self.feed_id = "feed-1"
         self.next_pid = 1000
         self.calls: list[tuple[str, str]] = []
+        self.start_batches: list[list[str]] = []
+        self.unanswered_batches: frozenset[int] = frozenset()  # 1-based: start_many calls the client gives up on
 
     def _change(self, name: str, state: str, **extra: Any) -> None:
         change = ProcessChange(
@@ -76,6 +78,11 @@ class FakeSupervisord:
         return True
 
     def start_many(self, names: list[str]) -> list[bool]:
+        self.start_batches.append(list(names))
+        if len(self.start_batches) in self.unanswered_batches:
+            for name in names[:2]:  # supervisord got this far before the client stopped waiting
+                self.start(name)
+            raise SupervisordError("cannot talk to supervisord: timed out")
         return [self.start(name) for name in names]
 
     def stop(self, name: str) -> bool:
@@ -131,9 +138,10 @@ class NoWait:
 class Harness:
     """An engine on a fake clock, with a fake supervisord and a record of what it logged."""
 
-    def __init__(self, root: Path, config: FleetConfig) -> None:
+    def __init__(self, root: Path, config: FleetConfig, *, unanswered_batches: frozenset[int] = frozenset()) -> None:
         self.clock = [0.0]
         self.fake = FakeSupervisord(self.clock)
+        self.fake.unanswered_batches = unanswered_batches
         self.next_config: FleetConfig | ConfigError | None = None
         self.installed: list[FleetConfig] = []
         self.log = structlog.testing.LogCapture()
@@ -182,6 +190,32 @@ def test_start_spawns_every_enabled_venue(tmp_path: Path) -> None:
     h = Harness(tmp_path, _config(tmp_path, names=("alpha", "off"), off={"enabled": False}))
     assert h.fake.calls == [("start", "alpha")]
     assert h.status()["alpha"]["state"] == "running" and "off" not in h.status()
+
+
+def test_a_big_fleet_is_started_in_bounded_batches_in_order(tmp_path: Path) -> None:
+    names = tuple(f"v{i:03d}" for i in range(2 * START_BATCH + 5))
+    h = Harness(tmp_path, _config(tmp_path, names=names))
+    assert [len(batch) for batch in h.fake.start_batches] == [START_BATCH, START_BATCH, 5]
+    assert [name for batch in h.fake.start_batches for name in batch] == list(names)
+    assert {v["state"] for v in h.status().values()} == {"running"}
+
+
+def test_a_start_batch_supervisord_does_not_answer_is_retried_not_fatal(tmp_path: Path) -> None:
+    names = tuple(f"v{i:03d}" for i in range(3 * START_BATCH))
+    h = Harness(tmp_path, _config(tmp_path, names=names), unanswered_batches=frozenset({2}))
+    assert len(h.fake.start_batches) == 2  # the third batch is not sent to a supervisord that is not answering
+    status = h.status()
+    late = names[START_BATCH + 2 :]  # the unanswered batch after the two it did spawn, and the whole third batch
+    assert {status[n]["state"] for n in names[: START_BATCH + 2]} == {"running"}
+    assert {status[n]["state"] for n in late} == {"backoff"}
+    assert "did not answer the start" in status[late[-1]]["last_exit"]["description"]
+    [unanswered] = h.events("start_unanswered")
+    assert unanswered["venues"] == 2 * START_BATCH and unanswered["log_level"] == "warning"
+
+    h.step(advance=1.0)  # the policy's first retry
+    assert {v["state"] for v in h.status().values()} == {"running"}
+    # Each venue was spawned once: the two supervisord did spawn are taken from its feed, not started again.
+    assert all(h.fake.calls.count(("start", n)) == 1 for n in names)
 
 
 def test_a_crash_is_retried_after_the_backoff_delay(harness: Harness) -> None:
