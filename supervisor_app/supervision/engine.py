@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from supervisor_app.archive.queue_lock import queue_lock_holder
 from supervisor_app.config.model import FleetConfig, VenueConfig
 from supervisor_app.errors import SupervisordError
+from supervisor_app.heap import trim_heap
 from supervisor_app.supervision.commands import (
     Command,
     Reload,
@@ -182,6 +183,7 @@ class Engine:
     def run(self) -> None:
         """Start every venue and supervise until a Shutdown has stopped them all (supervisord stays up)."""
         self.start()
+        trim_heap()  # what the start-up burst freed (a reply per spawn, a snapshot per venue) goes back
         while not self.finished:
             self.step()
 
