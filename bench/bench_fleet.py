@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from common import install_fresh
 
 from supervisor_app.chronicle.writer import QueueWriter
 from supervisor_app.supervision.control import request
@@ -59,15 +60,6 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def install_fresh(work: Path) -> str:
-    """A virtualenv with this checkout installed as a release would be (not editable)."""
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    repo = Path(__file__).resolve().parents[1]
-    subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-qq", str(repo)], check=True)
-    return str(venv / "bin/python")
 
 
 def run(work: Path, venues: int, kills: int, idle_s: float, verbose: bool, python: str) -> None:

@@ -151,3 +151,12 @@ def bench_main(doc: str, prefix: str, run: Callable[[Path, int, int], None]) -> 
         run(work, args.segments, args.repeat)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def install_fresh(work: Path) -> str:
+    """A virtualenv with this checkout installed as a release would be (not editable)."""
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-qq", str(repo)], check=True)
+    return str(venv / "bin/python")
