@@ -33,7 +33,7 @@ DEFAULT_BLOCK_SIZE = 1024 * 1024
 DEFAULT_LEVEL = 3
 DEFAULT_THREADS_MAX = 4  # beyond this, an archiver's share of the host matters more than its speed
 THREAD_PREFIX = "zstd"  # workers are named zstd-0, zstd-1...: in `top -H`, ps -L and /proc/<pid>/task/*/comm
-WORKER_EXIT_WAIT_S = 1.0  # a joined worker is usually gone within microseconds; a preempted one, later
+WORKER_EXIT_WAIT_S = 5.0  # a joined worker is usually gone within microseconds; on a loaded host, up to seconds
 
 
 @dataclass(frozen=True)
