@@ -241,13 +241,20 @@ class S3Client:
     def upload_part(
         self, key: str, upload_id: str, number: int, body: bytes | bytearray | memoryview, crc: int
     ) -> UploadedPart:
-        """Send one part; the store checks its CRC-32 (BadDigest, retried, if it arrived damaged)."""
+        """Send one part; the store checks its CRC-32 (BadDigest, retried, if it arrived damaged).
+
+        An upload aborted meanwhile is ObjectStoreUnavailableError (exit 75): nothing is lost, the segment goes again.
+        """
         query = {"partNumber": str(number), "uploadId": upload_id}
         headers = {"x-amz-checksum-crc32": crc32_header(crc)}
         try:
             reply = self._request("UploadPart", "PUT", key, query=query, headers=headers, body=body, sign_body=False)
         except _NoSuchUpload as exc:
-            raise UploadMissing(str(exc)) from exc
+            # Not ours to complete any more; the segment goes again (exit 75), as after any failed upload.
+            raise ObjectStoreUnavailableError(
+                f"{exc}: the upload was aborted by someone else (another archiver starting on this prefix,"
+                " or a lifecycle rule that aborts incomplete uploads); the segment goes again on the next run"
+            ) from exc
         return UploadedPart(number, reply.headers.get("ETag", ""), crc, len(body))
 
     def complete_upload(self, key: str, upload_id: str, parts: Sequence[UploadedPart]) -> str:
