@@ -2,7 +2,8 @@
 
 The checks are those of metadata.schema.json (tests hold the two together); they are
 written out here because a JSON Schema validator costs about a millisecond per document,
-more than the rest of recording a segment, and verify reads one document per segment.
+more than the rest of recording a segment, and verify reads one document per segment. Every one is written by
+`encode_json`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def parse_json(data: bytes, source: Source, max_bytes: int) -> Any:
     except (ValueError, RecursionError) as exc:
         # RecursionError: hostile nesting; ValueError covers bad UTF-8, bad JSON and over-long integers.
         raise CorruptArchiveError(f"{source}: not valid JSON: {shorten(str(exc) or type(exc).__name__)}") from exc
+
+
+def encode_json(document: dict[str, Any]) -> bytes:
+    """A metadata file's content: 2-space indented, like the reference's meta.json."""
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
 def corrupt(path: Source, field: str, message: str) -> CorruptArchiveError:

@@ -10,13 +10,29 @@ the fleet's defaults, so this module names none.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-from supervisor_app.archive_root import ADDRESSING_STYLES, ArchiveRoot, StoreSettings, is_s3_url, parse_s3_url
+from supervisor_app.archive_root import ArchiveRoot, StoreSettings, is_s3_url, parse_s3_url
+from supervisor_app.config.converters import (
+    ARCHIVER_FIELDS,
+    COMPRESSION_FIELDS,
+    RESOURCE_FIELDS,
+    RESTART_FIELDS,
+    STORE_FIELDS,
+    Convert,
+    Field,
+    Unusable,
+    as_mapping,
+    byte_size,
+    duration_s,
+    flag,
+    integer,
+    listen_address,
+    usable_path,
+)
 from supervisor_app.config.model import (
     ArchiverSettings,
     BusSource,
@@ -28,25 +44,13 @@ from supervisor_app.config.model import (
     SupervisorSettings,
     VenueConfig,
 )
-from supervisor_app.config.paths import resolve_path
 from supervisor_app.config.problems import DataPath, Finding
-from supervisor_app.units import parse_duration, parse_size
 
 Settings = TypeVar("Settings")
 # A value's place in the typed config: ("venues", 0, "compression", "level") is
 # config.venues[0].compression.level. Its DataPath says where the YAML declared it.
 TypedPath = tuple[str | int, ...]
-_Convert = Callable[[Any], Any]
-_Field = tuple[str, str, _Convert]  # YAML key, dataclass field, converter (raises _Unusable)
 _PLACEHOLDER = Path("/")  # stands for a required path the file does not give usably; it has no origin
-
-
-class _Unusable(Exception):
-    """A value the converter cannot turn into its typed form; the schema says why, unless a reason is given."""
-
-    def __init__(self, reason: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Resolved:
 
 def resolve(data: object, config_path: Path) -> Resolved:
     """The FleetConfig that `data`, read from `config_path`, declares, as far as it can be worked out."""
-    return _Resolver(config_path.absolute()).resolve(_mapping(data))
+    return _Resolver(config_path.absolute()).resolve(as_mapping(data))
 
 
 def resolve_config(data: object, config_path: Path) -> FleetConfig:
@@ -91,57 +95,57 @@ class _Resolver:
         return self.path.parent
 
     def resolve(self, data: Mapping[str, Any]) -> Resolved:
-        defaults = _mapping(data.get("defaults"))
+        defaults = as_mapping(data.get("defaults"))
         compression = self.overlay(
             CompressionPolicy(),
             defaults.get("compression"),
-            _COMPRESSION_FIELDS,
+            COMPRESSION_FIELDS,
             ("compression",),
             ("defaults", "compression"),
         )
         archiver = self.archiver(ArchiverSettings(), defaults.get("archiver"), ("archiver",), ("defaults", "archiver"))
-        buses = self.buses(_mapping(data.get("buses")))
+        buses = self.buses(as_mapping(data.get("buses")))
         venues = self.venues(data.get("venues"), buses, compression, archiver)
         config = FleetConfig(
             path=self.path,
             archive_root=self.required_root(data),
             venues=venues,
-            supervisor=self.supervisor(_mapping(data.get("supervisor"))),
+            supervisor=self.supervisor(as_mapping(data.get("supervisor"))),
             buses=buses,
             compression=compression,
             archiver=archiver,
-            restart=self.overlay(RestartPolicy(), data.get("restart"), _RESTART_FIELDS, ("restart",), ("restart",)),
-            archive_root_must_exist=self.value(data, "archive_root_must_exist", _flag, False),
+            restart=self.overlay(RestartPolicy(), data.get("restart"), RESTART_FIELDS, ("restart",), ("restart",)),
+            archive_root_must_exist=self.value(data, "archive_root_must_exist", flag, False),
             object_store=self.overlay(
-                StoreSettings(), data.get("object_store"), _STORE_FIELDS, ("object_store",), ("object_store",)
+                StoreSettings(), data.get("object_store"), STORE_FIELDS, ("object_store",), ("object_store",)
             ),
         )
         return Resolved(config, dict(self.origins), tuple(self.findings))
 
     def overlay(
-        self, base: Settings, raw: object, fields: tuple[_Field, ...], typed: TypedPath, declared: DataPath
+        self, base: Settings, raw: object, fields: tuple[Field, ...], typed: TypedPath, declared: DataPath
     ) -> Settings:
         """`base` with each field that `raw` gives usably replaced by its converted value."""
         changes = {}
         for key, name, convert in fields:
-            value = self.convert(_mapping(raw), key, convert, (*declared, key))
+            value = self.convert(as_mapping(raw), key, convert, (*declared, key))
             if value is not _MISSING:
                 changes[name] = value
                 self.origins[(*typed, name)] = (*declared, key)
         return dataclasses.replace(base, **changes)  # type: ignore[type-var]
 
-    def convert(self, raw: Mapping[str, Any], key: str, convert: _Convert, declared: DataPath) -> Any:
+    def convert(self, raw: Mapping[str, Any], key: str, convert: Convert, declared: DataPath) -> Any:
         """The converted value of `raw[key]`, or _MISSING; a reason the schema cannot see becomes a finding."""
         if key not in raw:
             return _MISSING
         try:
             return convert(raw[key])
-        except _Unusable as unusable:
+        except Unusable as unusable:
             if unusable.reason is not None:
                 self.findings.append(Finding(declared, unusable.reason))
             return _MISSING
 
-    def value(self, raw: Mapping[str, Any], key: str, convert: _Convert, default: Settings) -> Settings:
+    def value(self, raw: Mapping[str, Any], key: str, convert: Convert, default: Settings) -> Settings:
         """A top-level value, or `default`."""
         value = self.convert(raw, key, convert, (key,))
         if value is _MISSING:
@@ -151,17 +155,17 @@ class _Resolver:
 
     def archiver(self, base: ArchiverSettings, raw: object, typed: TypedPath, declared: DataPath) -> ArchiverSettings:
         """Archiver settings over `base`, their resource limits merged field by field too."""
-        settings = self.overlay(base, raw, _ARCHIVER_FIELDS, typed, declared)
+        settings = self.overlay(base, raw, ARCHIVER_FIELDS, typed, declared)
         resources = self.overlay(
             base.resources,
-            _mapping(raw).get("resources"),
-            _RESOURCE_FIELDS,
+            as_mapping(raw).get("resources"),
+            RESOURCE_FIELDS,
             (*typed, "resources"),
             (*declared, "resources"),
         )
         return dataclasses.replace(settings, resources=resources)
 
-    def inherit(self, fields: tuple[_Field, ...], parent: TypedPath, child: TypedPath) -> None:
+    def inherit(self, fields: tuple[Field, ...], parent: TypedPath, child: TypedPath) -> None:
         """A venue's settings start as the fleet's: so do their origins."""
         for _, name, _ in fields:
             origin = self.origins.get((*parent, name))
@@ -182,11 +186,11 @@ class _Resolver:
             try:
                 return parse_s3_url(text)
             except ValueError as error:
-                raise _Unusable(str(error)) from error
+                raise Unusable(str(error)) from error
         return self.path_value(text)
 
     def required_path(self, raw: object, typed: TypedPath, declared: DataPath) -> Path:
-        path = _usable_path(self.base, raw)
+        path = usable_path(self.base, raw)
         if path is None:
             return _PLACEHOLDER
         self.origins[typed] = declared
@@ -196,7 +200,7 @@ class _Resolver:
         self.declared_buses = tuple(raw)
         buses: list[BusSource] = []
         for name, root in raw.items():
-            path = _usable_path(self.base, root)
+            path = usable_path(self.base, root)
             if path is not None:
                 self.origins[("buses", len(buses))] = ("buses", name)
                 buses.append(BusSource(name, path))
@@ -211,7 +215,7 @@ class _Resolver:
     ) -> tuple[VenueConfig, ...]:
         venues: list[VenueConfig] = []
         for index, item in enumerate(raw if isinstance(raw, list) else []):
-            venue = self.venue(_mapping(item), index, len(venues), buses, compression, archiver)
+            venue = self.venue(as_mapping(item), index, len(venues), buses, compression, archiver)
             if venue is not None:
                 venues.append(venue)
         return tuple(venues)
@@ -234,9 +238,9 @@ class _Resolver:
         self.origins[(*typed, "name")] = (*declared, "name")
         self.origins[(*typed, "queue_dir")] = (*declared, source_key)
         enabled = raw.get("enabled", True)
-        self.inherit(_COMPRESSION_FIELDS, ("compression",), (*typed, "compression"))
-        self.inherit(_ARCHIVER_FIELDS, ("archiver",), (*typed, "archiver"))
-        self.inherit(_RESOURCE_FIELDS, ("archiver", "resources"), (*typed, "archiver", "resources"))
+        self.inherit(COMPRESSION_FIELDS, ("compression",), (*typed, "compression"))
+        self.inherit(ARCHIVER_FIELDS, ("archiver",), (*typed, "archiver"))
+        self.inherit(RESOURCE_FIELDS, ("archiver", "resources"), (*typed, "archiver", "resources"))
         archive_root = self.convert(raw, "archive_root", self.root_value, (*declared, "archive_root"))
         if archive_root is not _MISSING:
             self.origins[(*typed, "archive_root")] = (*declared, "archive_root")
@@ -248,7 +252,7 @@ class _Resolver:
             compression=self.overlay(
                 compression,
                 raw.get("compression"),
-                _COMPRESSION_FIELDS,
+                COMPRESSION_FIELDS,
                 (*typed, "compression"),
                 (*declared, "compression"),
             ),
@@ -267,14 +271,14 @@ class _Resolver:
                 self.findings.append(_unknown_bus(index, bus_name, self.declared_buses))
             elif bus is not None and isinstance(name, str) and name:
                 return bus.queue_dir(name), f"bus:{bus.name}", "bus"
-        queue = _usable_path(self.base, raw.get("queue"))
+        queue = usable_path(self.base, raw.get("queue"))
         return None if queue is None else (queue, "queue", "queue")
 
     def supervisor(self, raw: Mapping[str, Any]) -> SupervisorSettings:
-        log_fields: tuple[_Field, ...] = (
+        log_fields: tuple[Field, ...] = (
             ("log_dir", "directory", self.log_directory),
-            ("log_max_bytes", "max_bytes", _bytes),
-            ("log_backups", "backups", _int),
+            ("log_max_bytes", "max_bytes", byte_size),
+            ("log_backups", "backups", integer),
         )
         logs = self.overlay(LogSettings(), raw, log_fields, ("supervisor", "logs"), ("supervisor",))
         state_dir = self.required_path(raw.get("state_dir"), ("supervisor", "state_dir"), ("supervisor", "state_dir"))
@@ -288,32 +292,32 @@ class _Resolver:
         if isinstance(raw.get("metrics"), Mapping) and not {"listen", "textfile"} & raw["metrics"].keys():
             self.findings.append(Finding(("supervisor", "metrics"), "needs 'listen' or 'textfile' (or remove it)"))
         settings = SupervisorSettings(state_dir=state_dir, logs=logs, metrics=metrics)
-        fields: tuple[_Field, ...] = (
-            ("stop_timeout", "stop_timeout_s", _seconds),
-            ("max_compress_threads", "max_compress_threads", _int),
+        fields: tuple[Field, ...] = (
+            ("stop_timeout", "stop_timeout_s", duration_s),
+            ("max_compress_threads", "max_compress_threads", integer),
         )
         return self.overlay(settings, raw, fields, ("supervisor",), ("supervisor",))
 
     @property
-    def metrics_fields(self) -> tuple[_Field, ...]:
+    def metrics_fields(self) -> tuple[Field, ...]:
         return (
-            ("listen", "listen", _listen_address),
+            ("listen", "listen", listen_address),
             ("textfile", "textfile", self.path_value),
-            ("interval", "interval_s", _seconds),
+            ("interval", "interval_s", duration_s),
         )
 
     def path_value(self, text: object) -> Path:
-        path = _usable_path(self.base, text)
+        path = usable_path(self.base, text)
         if path is None:
-            raise _Unusable
+            raise Unusable
         return path
 
     def log_directory(self, text: object) -> Path | None:
         if text is None or text == "stdout":
             return None
-        path = _usable_path(self.base, text)
+        path = usable_path(self.base, text)
         if path is None:
-            raise _Unusable
+            raise Unusable
         return path
 
 
@@ -323,154 +327,3 @@ def _unknown_bus(index: int, name: str, declared: tuple[str, ...]) -> Finding:
 
 
 _MISSING = object()
-_LOOPBACK = "127.0.0.1"
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _usable_path(base: Path, text: object) -> Path | None:
-    """`text` resolved against `base` when it is a non-empty string without NUL, else None."""
-    if not isinstance(text, str) or not text or "\0" in text:
-        return None
-    return resolve_path(base, text)
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Unusable
-    return value
-
-
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise _Unusable
-    return value
-
-
-def _int(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _Unusable
-    return value
-
-
-def _codec(value: object) -> str:
-    if value not in ("zstd", "none"):
-        raise _Unusable
-    return str(value)
-
-
-def _seconds(value: object) -> float:
-    seconds = parse_duration(value)
-    if seconds is None:
-        raise _Unusable
-    return seconds
-
-
-def _milliseconds(value: object) -> int:
-    return round(_seconds(value) * 1000)
-
-
-def _bytes(value: object) -> int:
-    size = parse_size(value)
-    if size is None:
-        raise _Unusable
-    return size
-
-
-def _listen_address(value: object) -> tuple[str, int]:
-    """A port alone (loopback), ':port', 'host:port' or '[v6]:port' as (host, port)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 1 <= value <= 65535:
-            raise _Unusable  # the schema bounds a port given as a number
-        host, port = _LOOPBACK, value
-    elif isinstance(value, str) and ":" in value:
-        host_text, _, port_text = value.rpartition(":")
-        if not port_text.isdigit():
-            raise _Unusable
-        host, port = host_text.removeprefix("[").removesuffix("]") or _LOOPBACK, int(port_text)
-    else:
-        raise _Unusable
-    if not 1 <= port <= 65535:
-        raise _Unusable(f"port {port} is outside 1..65535")
-    return host, port
-
-
-def _cpu_list(value: object) -> tuple[int, ...]:
-    """'0-3,8' or [0, '2-3'] as the sorted cores it names."""
-    parts = value.split(",") if isinstance(value, str) else value
-    if not isinstance(parts, list) or not parts:
-        raise _Unusable
-    cores: set[int] = set()
-    for part in parts:
-        cores |= _cpu_range(part)
-    return tuple(sorted(cores))
-
-
-def _cpu_range(part: object) -> set[int]:
-    if isinstance(part, int) and not isinstance(part, bool) and part >= 0:
-        return {part}
-    if not isinstance(part, str):
-        raise _Unusable
-    first, _, last = part.partition("-")
-    if not first.isdigit() or not (last or first).isdigit():
-        raise _Unusable
-    low, high = int(first), int(last or first)
-    if high < low:
-        raise _Unusable(f"the range {part!r} is empty: write the lower core first")
-    return set(range(low, high + 1))
-
-
-def _endpoint(value: object) -> str:
-    """`http(s)://host[:port]` (a trailing slash dropped)."""
-    if not isinstance(value, str):
-        raise _Unusable
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise _Unusable
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _addressing_style(value: object) -> str:
-    if value not in ADDRESSING_STYLES:
-        raise _Unusable
-    return str(value)
-
-
-def _io_class(value: object) -> str:
-    if value not in ("idle", "best-effort"):
-        raise _Unusable
-    return str(value)
-
-
-_COMPRESSION_FIELDS: tuple[_Field, ...] = (
-    ("codec", "codec", _codec),
-    ("level", "level", _int),
-    ("block_size", "block_size", _bytes),
-    ("keep_raw", "keep_raw", _flag),
-)
-_ARCHIVER_FIELDS: tuple[_Field, ...] = (
-    ("poll_interval", "poll_ms", _milliseconds),
-    ("reader_name", "reader_name", _text),
-    ("stall_timeout", "stall_timeout_s", _seconds),
-    ("progress_timeout", "progress_timeout_s", _seconds),
-    ("missing_queue_timeout", "missing_queue_timeout_s", _seconds),
-)
-_RESOURCE_FIELDS: tuple[_Field, ...] = (
-    ("nice", "nice", _int),
-    ("io_class", "io_class", _io_class),
-    ("io_level", "io_level", _int),
-    ("cpu_affinity", "cpu_affinity", _cpu_list),
-    ("compress_threads", "compress_threads", _int),
-)
-_STORE_FIELDS: tuple[_Field, ...] = (
-    ("endpoint", "endpoint", _endpoint),
-    ("region", "region", _text),
-    ("addressing_style", "addressing_style", _addressing_style),
-)
-_RESTART_FIELDS: tuple[_Field, ...] = (
-    ("initial_delay", "initial_delay_s", _seconds),
-    ("max_delay", "max_delay_s", _seconds),
-    ("healthy_after", "healthy_after_s", _seconds),
-)

@@ -7,6 +7,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from supervisor_app.archive.queue_lock import queue_lock_holder
 from supervisor_app.supervision.commands import Reply
 from supervisor_app.supervision.venue import Phase, Venue
 
@@ -27,6 +28,19 @@ class Pending:
     def ok(self, venue: Venue) -> bool:
         wanted = WANTED.get(self.kind)
         return wanted is None or venue.phase == wanted
+
+    def result(self, venue: Venue, row: Reply) -> Reply:
+        """A venue's row in the answer: a stop is not done while any archiver still holds the venue's queue."""
+        row = {**row, "ok": self.ok(venue)}
+        if self.kind == "stop" and venue.phase == "stopped":
+            try:
+                holder = queue_lock_holder(venue.config.queue_dir, venue.config.archiver.reader_name)
+            except OSError:
+                holder = None  # no readers/ directory, or none we may read: no archiver holds it
+            if holder is not None:
+                row["ok"] = False
+                row["held_reason"] = f"an archiver still runs on its queue: {holder.describe()}"
+        return row
 
 
 class PendingAnswers:

@@ -48,6 +48,16 @@ class VenueRecords:
         """True when an operator stopped this venue and its settings have not changed since."""
         return self.get(name).stopped_with == fingerprint
 
+    def kept_stopped(self, name: str, fingerprint: str) -> bool:
+        """At `run`'s start: an operator's stop outlives `run` until a start, or until the venue's settings change."""
+        if self.stopped_by_operator(name, fingerprint):
+            self._log.info(
+                "kept_stopped", venue=name, reason="stopped by an operator", action=f"chronicle-fleet start {name}"
+            )
+            return True
+        self.released(name)
+        return False
+
     def operator_stopped(self, name: str, fingerprint: str) -> None:
         self._put(name, replace(self.get(name), stopped_with=fingerprint))
 
