@@ -34,27 +34,13 @@ from supervisor_app.archive.object_store.layout import ObjectLayout, partition_d
 from supervisor_app.archive.resets import resets_from_json
 from supervisor_app.archive.seekable_zstd import SeekIndex
 from supervisor_app.archive.verify import Finding, Losses, VerifyProgress, VerifyReport, summary_findings
+from supervisor_app.archive.verify_report import ProgressCounter
 from supervisor_app.chronicle.records import crc32
 from supervisor_app.errors import CorruptArchiveError
 
 SNAPSHOT_ATTEMPTS = 3  # listings of a partition an archiver is writing, before its totals go unchecked
 SEGMENTS_AT_ONCE = 4  # checked in parallel, each streaming one object at a time
 _SIDECAR_BIT = 1 << 3
-
-
-@dataclass
-class _Progress:
-    segments_total: int
-    bytes_total: int
-    callback: Callable[[VerifyProgress], None] | None
-    segments_done: int = 0
-    bytes_done: int = 0
-
-    def advance(self, entry: SegmentEntry) -> None:
-        self.segments_done += 1
-        self.bytes_done += entry.raw_size
-        if self.callback is not None:
-            self.callback(VerifyProgress(self.segments_done, self.segments_total, self.bytes_done, self.bytes_total))
 
 
 @dataclass(frozen=True)
@@ -89,7 +75,7 @@ def verify_object_archive(
         losses.problems.append(Finding(client.url_of(where), f"no partition dated {date}"))
     metas = [_read_meta(client, layout.meta_key(d)) for layout, d, _ in partitions]
     summaries = [_summary_of(m.meta) for m in metas]
-    tracker = _Progress(
+    tracker = ProgressCounter(
         sum(s.segment_count for s in summaries if s), sum(s.raw_bytes for s in summaries if s), progress
     )
     with ThreadPoolExecutor(max_workers=SEGMENTS_AT_ONCE, thread_name_prefix="verify") as pool:
@@ -245,7 +231,7 @@ def _summary_of(meta: PartitionSummary | LegacyMeta | None) -> PartitionSummary 
 
 
 def _verify_partition(
-    client: S3Client, prefix: str, meta: _Meta, tracker: _Progress, pool: Executor
+    client: S3Client, prefix: str, meta: _Meta, tracker: ProgressCounter, pool: Executor
 ) -> tuple[list[Finding], list[Finding], list[SegmentEntry]]:
     """(problems, warnings, entries of segments archived corrupt) of one partition; its sidecars read one at a time."""
     meta_url = client.url_of(prefix + META_FILE_NAME)
@@ -301,7 +287,7 @@ def _check_segments(
     prefix: str,
     checked: list[tuple[SegmentEntry, str]],
     sizes: dict[str, int],
-    tracker: _Progress,
+    tracker: ProgressCounter,
     pool: Executor,
 ) -> list[Finding]:
     problems: list[Finding] = []
