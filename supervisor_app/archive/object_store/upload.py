@@ -29,17 +29,11 @@ from pathlib import Path
 from supervisor_app.archive.checksums import Digest
 from supervisor_app.archive.layout import partition_date
 from supervisor_app.archive.meta import ArchivedFile, SegmentEntry, ZstdInfo
-from supervisor_app.archive.object_store.client import (
-    ObjectInfo,
-    PreconditionFailed,
-    S3Client,
-    UploadedPart,
-    UploadMissing,
-    iter_body,
-)
+from supervisor_app.archive.object_store.client import ObjectInfo, S3Client, UploadedPart
 from supervisor_app.archive.object_store.frames import check_tiling, index_stream
 from supervisor_app.archive.object_store.layout import ObjectLayout, SegmentKeys
 from supervisor_app.archive.object_store.multipart import DEFAULT_PART_SIZE, MultipartWriter, PartBudget
+from supervisor_app.archive.object_store.wire import PreconditionFailed, UploadMissing, iter_body
 from supervisor_app.archive.publish import scanned_entry
 from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
 from supervisor_app.archive.sinks import WindowSink
