@@ -25,8 +25,9 @@ from supervisor_app.archive.meta import (
 )
 from supervisor_app.archive.metadata_files import MAX_META_BYTES, MAX_SIDECAR_BYTES, parse_json
 from supervisor_app.archive.missing import missing_bytes, missing_from_json, with_missing
-from supervisor_app.archive.object_store.client import PreconditionFailed, S3Client
+from supervisor_app.archive.object_store.client import S3Client
 from supervisor_app.archive.object_store.layout import ObjectLayout
+from supervisor_app.archive.object_store.wire import PreconditionFailed
 from supervisor_app.archive.resets import QueueReset, resets_bytes, resets_from_json
 from supervisor_app.errors import ArchiveConflictError
 

@@ -16,11 +16,7 @@ are checked: its uploads are aborted and it goes again under the right date.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import math
-import mmap
-import os
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -29,53 +25,29 @@ from pathlib import Path
 from supervisor_app.archive.checksums import Digest
 from supervisor_app.archive.layout import partition_date
 from supervisor_app.archive.meta import ArchivedFile, SegmentEntry, ZstdInfo
-from supervisor_app.archive.object_store.client import (
-    ObjectInfo,
-    PreconditionFailed,
-    S3Client,
-    UploadedPart,
-    UploadMissing,
-    iter_body,
+from supervisor_app.archive.object_store.client import ObjectInfo, S3Client, UploadedPart
+from supervisor_app.archive.object_store.existing_objects import (
+    META_BLOCK_SIZE,
+    META_ZSTD_LEVEL,
+    existing_index,
+    existing_object,
+    object_metadata,
+    recorded_zstd_level,
 )
-from supervisor_app.archive.object_store.frames import check_tiling, index_stream
 from supervisor_app.archive.object_store.layout import ObjectLayout, SegmentKeys
 from supervisor_app.archive.object_store.multipart import DEFAULT_PART_SIZE, MultipartWriter, PartBudget
+from supervisor_app.archive.object_store.segment_passes import Survey, stream_segment, survey_segment
+from supervisor_app.archive.object_store.wire import PreconditionFailed, UploadMissing
 from supervisor_app.archive.publish import scanned_entry
-from supervisor_app.archive.seekable_zstd import FrameWriter, SeekIndex
-from supervisor_app.archive.sinks import WindowSink
-from supervisor_app.archive.staging import StageOptions, compression_threads, read_windows
-from supervisor_app.chronicle.records import RecordScanner, RecordSummary, crc32
+from supervisor_app.archive.seekable_zstd import SeekIndex
+from supervisor_app.archive.staging import StageOptions
+from supervisor_app.chronicle.records import RecordSummary
 from supervisor_app.errors import (
     ArchiveConflictError,
     ChronicleFleetError,
-    CorruptArchiveError,
     ObjectStoreUnavailableError,
     TemporaryError,
 )
-
-# User metadata of every data object: the segment it holds, as a rerun checks it.
-META_RAW_CRC32 = "raw-crc32"
-META_RAW_SIZE = "raw-size"
-META_SEGMENT_ID = "segment-id"
-META_ZSTD_LEVEL = "zstd-level"
-META_BLOCK_SIZE = "zstd-block-size"
-SURVEY_WINDOW = 8 * 1024 * 1024  # mapped at a time, so the survey adds little to RSS
-# Read at a time by the upload pass (into two reused buffers): small beside the part buffers.
-PASS_WINDOW = 2 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Survey:
-    """What the survey learned before the upload: size and CRC-32, and the earliest record by its header."""
-
-    size: int
-    crc32: int
-    mtime_s: float
-    first_timestamp_ns: int | None
-
-    @property
-    def digest(self) -> Digest:
-        return Digest(self.size, self.crc32)
 
 
 @dataclass(frozen=True)
@@ -140,24 +112,6 @@ class ObjectPublished:
     entry: SegmentEntry
 
 
-def survey_segment(path: Path, check_stop: Callable[[], None]) -> Survey:
-    """Size, CRC-32 and the earliest record timestamp by header, mapping the file a window at a time."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        stat = os.fstat(fd)
-        scanner = RecordScanner(stat.st_size, verify_crc=False)
-        crc = 0
-        for offset in range(0, stat.st_size, SURVEY_WINDOW):
-            check_stop()
-            length = min(SURVEY_WINDOW, stat.st_size - offset)
-            with mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=offset) as window:
-                scanner.feed(window, offset)
-                crc = crc32(window, crc)
-    finally:
-        os.close(fd)
-    return Survey(stat.st_size, crc, stat.st_mtime, scanner.summary().min_timestamp_ns)
-
-
 def stage_upload(
     source: Path,
     segment_id: int,
@@ -203,24 +157,6 @@ def publish_upload(staged: StagedUpload, target: ObjectTarget, options: StageOpt
     return ObjectPublished(staged.date, client.url_of(partition.rstrip("/")), entry)
 
 
-def object_metadata(segment_id: int, digest: Digest, **extra: object) -> dict[str, str]:
-    """The user metadata a data object carries: which segment, its raw size and CRC-32."""
-    metadata = {
-        META_SEGMENT_ID: str(segment_id),
-        META_RAW_SIZE: str(digest.size),
-        META_RAW_CRC32: f"{digest.crc32:08x}",
-    }
-    return {**metadata, **{k: str(v) for k, v in extra.items()}}
-
-
-def recorded_digest(metadata: Mapping[str, str]) -> Digest | None:
-    """The raw size and CRC-32 an object's metadata records, or None when it records none (or garbage)."""
-    try:
-        return Digest(int(metadata[META_RAW_SIZE]), int(metadata[META_RAW_CRC32], 16))
-    except (KeyError, ValueError):
-        return None
-
-
 # --- staging --------------------------------------------------------------------------------------------------------
 
 
@@ -237,8 +173,8 @@ def _stage_at(
     client = target.client
     keys = target.layout.segment_keys(date, segment_id)
     # An earlier run's object must hold this segment, even one we were not asked to write (like a local `.q`).
-    raw_there = _existing(client, keys.raw, survey.digest)
-    zst_there = _existing(client, keys.zst, survey.digest) if options.compress else None
+    raw_there = existing_object(client, keys.raw, survey.digest)
+    zst_there = existing_object(client, keys.zst, survey.digest) if options.compress else None
     metadata = object_metadata(segment_id, survey.digest)
     zst_metadata = object_metadata(
         segment_id, survey.digest, **{META_ZSTD_LEVEL: options.level, META_BLOCK_SIZE: options.block_size}
@@ -248,7 +184,7 @@ def _stage_at(
     try:
         if options.compress and zst_there is None:
             zst_writer = _start(target, keys.zst, zst_metadata)
-        scan, digest, index = _stream(source, options, raw_writer, zst_writer, check_stop, segment_size)
+        scan, digest, index = stream_segment(source, options, raw_writer, zst_writer, check_stop, segment_size)
         if digest != survey.digest:
             raise TemporaryError(
                 f"{source} changed while it was archived ({survey.size} bytes, CRC-32 {survey.crc32:08x} when surveyed;"
@@ -259,8 +195,8 @@ def _stage_at(
         index_placed = False
         level: int | None = options.level
         if zst_writer is None and isinstance(zst_there, ObjectInfo):
-            index, index_placed = _existing_index(client, keys, zst_there, survey.digest, options.block_size)
-            level = _zstd_level(zst_there.metadata.get(META_ZSTD_LEVEL))
+            index, index_placed = existing_index(client, keys, zst_there, survey.digest, options.block_size)
+            level = recorded_zstd_level(zst_there.metadata.get(META_ZSTD_LEVEL))
     except BaseException:
         for writer in (raw_writer, zst_writer):
             if writer is not None:
@@ -294,100 +230,6 @@ def _pending(writer: MultipartWriter) -> PendingUpload:
     return PendingUpload(writer.key, writer.upload_id, tuple(parts), writer.size)
 
 
-def _stream(
-    source: Path,
-    options: StageOptions,
-    raw: MultipartWriter | None,
-    zst: MultipartWriter | None,
-    check_stop: Callable[[], None],
-    segment_size: int | None,
-) -> tuple[RecordSummary, Digest, SeekIndex | None]:
-    """The one pass: scan, CRC-32 and compress each window, feeding the uploads as it goes.
-
-    Windows are read into staging's few reused buffers (read_windows); the compressor, like the
-    local one, holds as many threads as the host's cap on compression lets it.
-    """
-    fd = os.open(source, os.O_RDONLY)
-    writer: FrameWriter | None = None
-    with contextlib.ExitStack() as slots:
-        try:
-            size = os.fstat(fd).st_size
-            sinks: list[WindowSink] = [] if raw is None else [raw]
-            if zst is not None:
-                threads = slots.enter_context(compression_threads(options, check_stop))
-                block_size = options.block_size
-                writer = FrameWriter(-1, level=options.level, block_size=block_size, threads=threads, write=zst.feed)
-                sinks.append(writer)
-            scanner = RecordScanner(size, segment_size=segment_size)
-            crc = read = 0
-            for window in read_windows(fd, size, _window_size(options.block_size), sinks, check_stop):
-                scanner.feed(window, read)
-                crc = crc32(window, crc)
-                for sink in sinks:
-                    sink.feed(window)
-                read += len(window)
-            index = writer.finish() if writer is not None else None  # its threads end: the slots go back
-            writer = None
-            return scanner.summary(), Digest(read, crc), index
-        finally:
-            if writer is not None:
-                writer.abort()
-            os.close(fd)
-
-
-def _window_size(block_size: int) -> int:
-    """About PASS_WINDOW, in whole zstd blocks (frames never straddle windows) and whole 64-byte rows."""
-    unit = math.lcm(block_size, 64)
-    return unit * max(1, PASS_WINDOW // unit)
-
-
-def _existing(client: S3Client, key: str, digest: Digest) -> ObjectInfo | None:
-    """The object at `key` if it holds this segment; None if there is none; a conflict if it holds other bytes."""
-    info = client.head(key)
-    if info is None:
-        return None
-    theirs = recorded_digest(info.metadata)
-    ours = f"this segment is {digest.size} bytes with CRC-32 {digest.crc32:08x}"
-    if theirs is None:
-        raise ArchiveConflictError(
-            f"{client.url_of(key)} already exists without the raw size and CRC-32 metadata an archiver writes"
-            f" ({ours}); refusing to overwrite it"
-        )
-    if theirs != digest:
-        raise ArchiveConflictError(
-            f"{client.url_of(key)} already exists with different bytes: its metadata records {theirs.size} bytes"
-            f" with CRC-32 {theirs.crc32:08x}, {ours}; refusing to overwrite it"
-        )
-    return info
-
-
-def _existing_index(
-    client: S3Client, keys: SegmentKeys, zst: ObjectInfo, digest: Digest, block_size: int
-) -> tuple[SeekIndex, bool]:
-    """The index of an earlier run's `.q.zst`, and whether its `.idx` is in place; rebuilt from the object if need be."""
-    url = client.url_of(keys.zst)
-    found = client.get(keys.idx)
-    if found is not None:
-        try:
-            index = SeekIndex.decode(found[0], source=client.url_of(keys.idx))
-            check_tiling(index, zst.size, source=url)
-            if index.uncompressed_size == digest.size:
-                return index, True
-        except CorruptArchiveError:
-            pass  # rebuilt below; placing it then says the `.idx` in the store is not this one
-    # A kill between completing the `.q.zst` and writing its index: read the object once to index it.
-    response = client.open(keys.zst)
-    if response is None:
-        raise ObjectStoreUnavailableError(f"{url} vanished while it was being read")
-    index, decoded = index_stream(iter_body(response), block_size, source=url)
-    if decoded != digest:
-        raise ArchiveConflictError(
-            f"{url} decodes to {decoded.size} bytes with CRC-32 {decoded.crc32:08x} although its metadata records"
-            f" this segment ({digest.size} bytes with CRC-32 {digest.crc32:08x}); refusing to overwrite it"
-        )
-    return index, False
-
-
 # --- publishing -----------------------------------------------------------------------------------------------------
 
 
@@ -400,7 +242,7 @@ def _complete(client: S3Client, placed: Placed, staged: StagedUpload) -> ObjectI
     except (PreconditionFailed, UploadMissing):
         # Someone else's object, or ours: an earlier attempt of this complete that landed.
         try:
-            there = _existing(client, placed.key, staged.digest)
+            there = existing_object(client, placed.key, staged.digest)
         finally:
             client.abort_upload(placed.key, placed.upload_id)
         if there is None:
@@ -428,12 +270,3 @@ def _place_index(client: S3Client, key: str, index: SeekIndex, staged: StagedUpl
                 " refusing to overwrite it"
             ) from None
     return info
-
-
-def _zstd_level(text: str | None) -> int | None:
-    """The level an earlier run's metadata records, or None when it records none a sidecar could hold."""
-    try:
-        level = None if text is None else int(text)
-    except ValueError:
-        return None
-    return level if level is not None and 1 <= level <= 22 else None

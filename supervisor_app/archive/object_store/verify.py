@@ -28,9 +28,10 @@ from supervisor_app.archive.meta import (
 )
 from supervisor_app.archive.metadata_files import MAX_META_BYTES, MAX_SIDECAR_BYTES, parse_json
 from supervisor_app.archive.missing import missing_from_json
-from supervisor_app.archive.object_store.client import S3Client, iter_body
+from supervisor_app.archive.object_store.client import S3Client
 from supervisor_app.archive.object_store.frames import decode_stream
 from supervisor_app.archive.object_store.layout import ObjectLayout, partition_date_of
+from supervisor_app.archive.object_store.wire import iter_body
 from supervisor_app.archive.resets import resets_from_json
 from supervisor_app.archive.seekable_zstd import SeekIndex
 from supervisor_app.archive.verify import Finding, Losses, VerifyProgress, VerifyReport, summary_findings
