@@ -14,7 +14,9 @@ from pathlib import Path
 
 from supervisor_app.archive.layout import LAYOUT_VERSION, META_FILE_NAME, ArchiveLayout
 from supervisor_app.archive.losses import Acknowledged
-from supervisor_app.archive.meta import current_summary, sidecar_name
+from supervisor_app.archive.meta import SegmentEntry, current_summary, load_sidecar, sidecar_ids, sidecar_name
+from supervisor_app.archive.resets import load_resets
+from supervisor_app.archive.reused_ids import Span, reused_ids
 from supervisor_app.archive.verify_checks import summary_findings, symlink_finding, verify_segment
 from supervisor_app.archive.verify_partition import ARCHIVE_SUFFIXES, SNAPSHOT_ATTEMPTS, verify_partition
 from supervisor_app.archive.verify_report import Finding, Losses, ProgressCounter, VerifyProgress, VerifyReport
@@ -49,7 +51,9 @@ def verify_archive(
         losses.problems += _venue_symlinks(layout)
         losses.problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
         acknowledged = losses.venue_records(layout)
-        partitions += [(d, acknowledged) for d in layout.partition_dirs() if date is None or d.parent.name == date]
+        chosen = [d for d in layout.partition_dirs() if date is None or d.parent.name == date]
+        partitions += [(d, acknowledged) for d in chosen]
+        losses.warnings += _reused_id_warnings(layout, chosen)
     if layouts and date is not None and not partitions:
         # Verifying nothing of what was asked for is a problem, not a pass.
         where = layouts[0].venue_dir if venue is not None else root / "raw" / LAYOUT_VERSION
@@ -116,6 +120,40 @@ def _venue_symlinks(layout: ArchiveLayout) -> list[Finding]:
         elif entry.is_dir() and (entry / "raw").is_symlink():
             found.append(symlink_finding(entry / "raw"))
     return found
+
+
+def _reused_id_warnings(layout: ArchiveLayout, directories: list[Path]) -> list[Finding]:
+    """Segment ids archived in two of these partitions with other bytes (see reused_ids)."""
+    by_date = {d.parent.name: d for d in directories}
+    spans = [span for d in directories if (span := _span(d)) is not None]
+    try:
+        resets = load_resets(layout.queue_resets_path)
+    except CorruptArchiveError:
+        resets = []  # its damage is reported with the venue's records; without it, every reuse is reported
+    found = reused_ids(
+        spans,
+        ids_of=lambda date: sidecar_ids(by_date[date]),
+        entry_of=lambda date, segment_id: _sidecar(by_date[date] / sidecar_name(segment_id)),
+        resets=resets,
+    )
+    return [Finding(by_date[r.later.date] / sidecar_name(r.segment_id), r.message()) for r in found]
+
+
+def _span(directory: Path) -> Span | None:
+    try:
+        summary = current_summary(directory / META_FILE_NAME)
+    except CorruptArchiveError:
+        return None  # reported when the partition is verified
+    if summary is None or summary.first_segment_id is None or summary.last_segment_id is None:
+        return None
+    return Span(directory.parent.name, summary.first_segment_id, summary.last_segment_id)
+
+
+def _sidecar(path: Path) -> SegmentEntry | None:
+    try:
+        return load_sidecar(path)
+    except CorruptArchiveError:
+        return None  # reported when its partition is verified
 
 
 def _expected_totals(directory: Path) -> tuple[int, int]:

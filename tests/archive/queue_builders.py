@@ -15,13 +15,13 @@ START_NS = 1_769_212_800_000_000_000  # 2026-01-24T00:00Z
 LIVE_SEGMENT_SIZE = 64 * 1024
 
 
-def write_queue(queue: Path, *, segments: int, segment_size: int, seed: int = 7) -> None:
-    """Write until `segments` segments are sealed (plus the unsealed current one)."""
+def write_queue(queue: Path, *, segments: int, segment_size: int, seed: int = 7, start_ns: int = START_NS) -> None:
+    """Write until `segments` segments are sealed (plus the unsealed current one), a record a millisecond from `start_ns`."""
     rng = random.Random(seed)
     with QueueWriter(queue, segment_size=segment_size, retention=False) as writer:
         seq = 0
         while writer.current_segment_id < segments:
-            writer.append(market_payload(rng, seq), timestamp_ns=START_NS + seq * 1_000_000)
+            writer.append(market_payload(rng, seq), timestamp_ns=start_ns + seq * 1_000_000)
             seq += 1
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.archive.queue_builders import START_NS, write_queue
 from tests.commands import FLEET
 from tests.s3.seaweed import SeaweedServer
 from tests.s3.store_helpers import credentials_env, run_archiver, s3_archiver_cmd
@@ -76,3 +77,19 @@ def test_a_venue_without_archive_and_refused_credentials(
     refused = verify(seaweed, f"s3://{bucket}/a", credentials_env(tmp_path, secret_key="wrong"))
     assert refused.returncode == 1
     assert "SignatureDoesNotMatch" in refused.stderr
+
+
+def test_a_second_queue_under_the_same_venue_is_a_warning_for_each_id(
+    seaweed: SeaweedServer, bucket: str, tmp_path: Path
+) -> None:
+    env = credentials_env(tmp_path)
+    for day, name in ((0, "first"), (1, "second")):  # ids 0-2 dated 2026-01-24, then ids 0-2 dated 2026-01-25
+        queue = tmp_path / name
+        write_queue(queue, segments=3, segment_size=64 * 1024, seed=day, start_ns=START_NS + day * 86_400 * 10**9)
+        assert run_archiver(s3_archiver_cmd(queue, f"s3://{bucket}/two", VENUE, seaweed, "--once"), env).returncode == 0
+    result = verify(seaweed, f"s3://{bucket}/two", env)
+    assert result.returncode == 0, result.stderr + result.stdout  # nothing is lost
+    report = json.loads(result.stdout)
+    reused = [w for w in report["warnings"] if "also archived under 2026-01-24" in w["message"]]
+    assert [w["path"].rsplit("/", 1)[-1] for w in reused] == [f"00000000{i}.meta.json" for i in range(3)]
+    assert all("/2026-01-25/" in w["path"] for w in reused)

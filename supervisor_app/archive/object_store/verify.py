@@ -31,6 +31,7 @@ from supervisor_app.archive.missing import missing_from_json
 from supervisor_app.archive.object_store.client import S3Client
 from supervisor_app.archive.object_store.frames import decode_stream
 from supervisor_app.archive.object_store.layout import ObjectLayout, partition_date_of
+from supervisor_app.archive.object_store.reused_ids import reused_id_warnings
 from supervisor_app.archive.object_store.wire import iter_body
 from supervisor_app.archive.resets import resets_from_json
 from supervisor_app.archive.seekable_zstd import SeekIndex
@@ -76,6 +77,9 @@ def verify_object_archive(
         losses.problems.append(Finding(client.url_of(where), f"no partition dated {date}"))
     metas = [_read_meta(client, layout.meta_key(d)) for layout, d, _ in partitions]
     summaries = [_summary_of(m.meta) for m in metas]
+    for layout in layouts:
+        chosen = [(d, s) for (lay, d, _), s in zip(partitions, summaries, strict=True) if lay is layout]
+        losses.warnings += reused_id_warnings(client, layout, chosen)
     tracker = ProgressCounter(
         sum(s.segment_count for s in summaries if s), sum(s.raw_bytes for s in summaries if s), progress
     )
