@@ -14,7 +14,14 @@ from pathlib import Path
 
 from supervisor_app.archive.layout import LAYOUT_VERSION, META_FILE_NAME, ArchiveLayout
 from supervisor_app.archive.losses import Acknowledged
-from supervisor_app.archive.meta import SegmentEntry, current_summary, load_sidecar, sidecar_ids, sidecar_name
+from supervisor_app.archive.meta import (
+    PartitionSummary,
+    SegmentEntry,
+    current_summary,
+    load_sidecar,
+    sidecar_ids,
+    sidecar_name,
+)
 from supervisor_app.archive.resets import load_resets
 from supervisor_app.archive.reused_ids import Span, reused_ids
 from supervisor_app.archive.verify_checks import summary_findings, symlink_finding, verify_segment
@@ -45,23 +52,24 @@ def verify_archive(
 ) -> VerifyReport:
     """Verify every archived segment under `root` (optionally one venue, one date), and report recorded losses."""
     losses = Losses()
-    partitions: list[tuple[Path, Acknowledged]] = []
+    partitions: list[tuple[Path, Acknowledged, PartitionSummary | None]] = []
     layouts = list(_venues(root, venue, losses.problems))
     for layout in layouts:
         losses.problems += _venue_symlinks(layout)
         losses.problems += _stray_tmp_files(layout.venue_dir) + _stray_tmp_files(layout.staging_dir)
         acknowledged = losses.venue_records(layout)
-        chosen = [d for d in layout.partition_dirs() if date is None or d.parent.name == date]
-        partitions += [(d, acknowledged) for d in chosen]
+        chosen = {d: _summary(d) for d in layout.partition_dirs() if date is None or d.parent.name == date}
+        partitions += [(d, acknowledged, summary) for d, summary in chosen.items()]
         losses.warnings += _reused_id_warnings(layout, chosen)
     if layouts and date is not None and not partitions:
         # Verifying nothing of what was asked for is a problem, not a pass.
         where = layouts[0].venue_dir if venue is not None else root / "raw" / LAYOUT_VERSION
         losses.problems.append(Finding(where, f"no partition dated {date}"))
-    totals = [_expected_totals(d) for d, _ in partitions]
-    tracker = ProgressCounter(sum(t[0] for t in totals), sum(t[1] for t in totals), progress)
+    # meta.json's counts, for progress only: problems are reported when each partition is verified.
+    summaries = [summary for _, _, summary in partitions if summary is not None]
+    tracker = ProgressCounter(sum(s.segment_count for s in summaries), sum(s.raw_bytes for s in summaries), progress)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="verify") as executor:
-        for directory, acknowledged in partitions:
+        for directory, acknowledged, _ in partitions:
             losses.problems += _stray_tmp_files(directory)
             found, noted, corrupt = verify_partition(directory, tracker, executor)
             losses.problems += found
@@ -122,10 +130,14 @@ def _venue_symlinks(layout: ArchiveLayout) -> list[Finding]:
     return found
 
 
-def _reused_id_warnings(layout: ArchiveLayout, directories: list[Path]) -> list[Finding]:
+def _reused_id_warnings(layout: ArchiveLayout, partitions: dict[Path, PartitionSummary | None]) -> list[Finding]:
     """Segment ids archived in two of these partitions with other bytes (see reused_ids)."""
-    by_date = {d.parent.name: d for d in directories}
-    spans = [span for d in directories if (span := _span(d)) is not None]
+    by_date = {d.parent.name: d for d in partitions}
+    spans = [
+        Span(d.parent.name, s.first_segment_id, s.last_segment_id)
+        for d, s in partitions.items()
+        if s is not None and s.first_segment_id is not None and s.last_segment_id is not None
+    ]
     try:
         resets = load_resets(layout.queue_resets_path)
     except CorruptArchiveError:
@@ -139,14 +151,11 @@ def _reused_id_warnings(layout: ArchiveLayout, directories: list[Path]) -> list[
     return [Finding(by_date[r.later.date] / sidecar_name(r.segment_id), r.message()) for r in found]
 
 
-def _span(directory: Path) -> Span | None:
+def _summary(directory: Path) -> PartitionSummary | None:
     try:
-        summary = current_summary(directory / META_FILE_NAME)
+        return current_summary(directory / META_FILE_NAME)
     except CorruptArchiveError:
         return None  # reported when the partition is verified
-    if summary is None or summary.first_segment_id is None or summary.last_segment_id is None:
-        return None
-    return Span(directory.parent.name, summary.first_segment_id, summary.last_segment_id)
 
 
 def _sidecar(path: Path) -> SegmentEntry | None:
@@ -154,15 +163,6 @@ def _sidecar(path: Path) -> SegmentEntry | None:
         return load_sidecar(path)
     except CorruptArchiveError:
         return None  # reported when its partition is verified
-
-
-def _expected_totals(directory: Path) -> tuple[int, int]:
-    """(segments, raw bytes) meta.json counts, for progress only: problems are reported when verified."""
-    try:
-        summary = current_summary(directory / META_FILE_NAME)
-    except CorruptArchiveError:
-        return 0, 0
-    return (0, 0) if summary is None else (summary.segment_count, summary.raw_bytes)
 
 
 def _stray_tmp_files(directory: Path) -> list[Finding]:
