@@ -8,11 +8,10 @@ import time
 
 import pytest
 
-from supervisor_app.chronicle.reader_position import load_position, position_path
-from supervisor_app.chronicle.retention import RetentionRule
+from supervisor_app.chronicle.reader_position import load_position
 from supervisor_app.chronicle.segment import list_segment_ids
-from tests.archive.archive_checks import archived_segment_ids, assert_final_files_are_whole
-from tests.archive.queue_builders import LiveWriter, write_queue
+from tests.archive.queue_builders import write_queue
+from tests.cli.archiving_venue import archiving_venue
 from tests.cli.fleet_runner import FleetLauncher, fleet_yaml, wait_until
 
 pytestmark = pytest.mark.slow
@@ -25,21 +24,8 @@ STALL_TIMEOUT = "5s"
 
 def test_a_sigstopped_archiver_is_leased_killed_and_restarted_and_loses_nothing(launcher: FleetLauncher) -> None:
     root = launcher.root()
-    queue = root / "bus/streams/raw/hung/queue"
-    writer = LiveWriter(queue, rule=RetentionRule(reader_timeout_ns=int(WRITER_TIMEOUT_S * 1e9)), pause_s=0.05)
-    writer.start()
-    try:
-        fleet = launcher.start(
-            root,
-            fleet_yaml(
-                root,
-                [{"name": "hung", "bus": "main"}],
-                defaults={"compression": {"codec": "none"}, "archiver": {"stall_timeout": STALL_TIMEOUT}},
-            ),
-        )
-        reader = position_path(queue, "raw-archiver")
-        wait_until(lambda: reader.exists() and load_position(reader).segment_id > 2, timeout=30, what="archiving")
-        hung_pid = fleet.status()["hung"]["pid"]
+    with archiving_venue(launcher, root, writer_timeout_s=WRITER_TIMEOUT_S, stall_timeout=STALL_TIMEOUT) as venue:
+        fleet, reader, hung_pid = venue.fleet, venue.reader, venue.pid
         os.kill(hung_pid, signal.SIGSTOP)  # stays `running` for supervisord; its heartbeat thread stops too
         stopped_at = time.monotonic()
         # Watch the reader while the archiver hangs: it must never go stale for the writer.
@@ -55,20 +41,7 @@ def test_a_sigstopped_archiver_is_leased_killed_and_restarted_and_loses_nothing(
             status["last_exit"]["reason"] == "stalled"
             and "killed by the watchdog" in status["last_exit"]["description"]
         )
-        assert writer.highest_sealed > 20
-    finally:
-        writer.stop.set()
-        writer.join(timeout=10)
-    wait_until(
-        lambda: load_position(position_path(queue, "raw-archiver")).segment_id > writer.highest_sealed,
-        timeout=60,
-        what="the archiver to catch up",
-    )
-    assert fleet.terminate() == 0
-    assert archived_segment_ids(root / "archive") == set(range(writer.highest_sealed + 1))
-    assert not (root / "archive/raw/v1/hung/missing-segments.json").exists()
-    assert_final_files_are_whole(root / "archive", writer.sealed)
-    assert min(list_segment_ids(queue)) > 0  # retention ran all along, behind the archiver
+    assert min(list_segment_ids(venue.queue)) > 0  # retention ran all along, behind the archiver
 
 
 def test_a_missing_queue_is_a_risk_and_an_error_not_a_healthy_running_venue(launcher: FleetLauncher) -> None:
