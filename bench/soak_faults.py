@@ -47,6 +47,7 @@ from supervisor_app.archive.layout import ArchiveLayout
 from supervisor_app.archive.progress import archive_progress
 from supervisor_app.archive.totals import loss_counts
 from supervisor_app.demo.summary import archived_entries, read_ledger
+from supervisor_app.demo.workspace import DemoWorkspace
 from supervisor_app.supervision.state_files import StateFiles
 
 SEGMENT_SIZE = 256 * 1024
@@ -58,9 +59,9 @@ TMPFS_SIZE = "3g"
 
 @dataclass
 class Soak:
-    """The soak's workspace and the processes it owns."""
+    """The soak's workspace (laid out as the demo's) and the processes it owns."""
 
-    root: Path
+    paths: DemoWorkspace
     venues: list[str]
     rng: random.Random
     python: str = sys.executable
@@ -74,26 +75,8 @@ class Soak:
     max_behind: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def config(self) -> Path:
-        return self.root / "fleet.yaml"
-
-    @property
-    def archive(self) -> Path:
-        return self.root / "archive"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
-
-    def queue(self, venue: str) -> Path:
-        return self.root / "bus" / "streams" / "raw" / venue / "queue"
-
-    def ledger(self, venue: str) -> Path:
-        return self.root / "feeds" / f"{venue}.jsonl"
-
     def fleet(self, *args: str, config: bool = True) -> int:
-        cmd = [self.python, "-m", "supervisor_app", *args, *(["-c", str(self.config)] if config else [])]
+        cmd = [self.python, "-m", "supervisor_app", *args, *(["-c", str(self.paths.config)] if config else [])]
         return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300).returncode
 
 
@@ -117,22 +100,22 @@ def write_config(soak: Soak, flipped: frozenset[str] = frozenset()) -> None:
         venues.append({"name": venue, "bus": "soak", "compression": {"codec": "zstd" if compressed else "none"}})
     config = {
         "version": 1,
-        "archive_root": str(soak.archive),
-        "buses": {"soak": str(soak.root / "bus")},
+        "archive_root": str(soak.paths.archive),
+        "buses": {"soak": str(soak.paths.root / "bus")},
         "defaults": {"compression": {"block_size": "64KiB"}, "archiver": {"poll_interval": "200ms"}},
         "restart": {"initial_delay": "500ms", "max_delay": "5s", "healthy_after": "10s"},
-        "supervisor": {"state_dir": str(soak.state), "log_dir": str(soak.root / "logs"), "stop_timeout": "10s"},
+        "supervisor": {"state_dir": str(soak.paths.state), "log_dir": str(soak.paths.logs), "stop_timeout": "10s"},
         "venues": venues,
     }
-    tmp = soak.config.with_suffix(".tmp")
+    tmp = soak.paths.config.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    tmp.replace(soak.config)
+    tmp.replace(soak.paths.config)
 
 
 def start_feed(soak: Soak, venue: str) -> subprocess.Popen[bytes]:
     cmd = [
         soak.python, "-m", "supervisor_app.demo.feed",
-        "--queue", str(soak.queue(venue)), "--ledger", str(soak.ledger(venue)),
+        "--queue", str(soak.paths.queue(venue)), "--ledger", str(soak.paths.ledger(venue)),
         "--segment-size", str(SEGMENT_SIZE), "--rate", str(FEED_RATE), "--symbol", venue.upper(),
     ]  # fmt: skip
     return subprocess.Popen(cmd, start_new_session=True)
@@ -143,7 +126,7 @@ def start_feed(soak: Soak, venue: str) -> subprocess.Popen[bytes]:
 
 def play_systemd(soak: Soak) -> None:
     """Start `run` with a notify socket; restart it after RESTART_S when it dies; kill it when its watchdog lapses."""
-    address = str(soak.root / "notify.sock")
+    address = str(soak.paths.root / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(address)
         sock.settimeout(0.5)
@@ -164,9 +147,9 @@ def play_systemd(soak: Soak) -> None:
 
 
 def spawn_run(soak: Soak, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    log = (soak.root / "run.jsonl").open("ab")
+    log = (soak.paths.root / "run.jsonl").open("ab")
     with log:
-        cmd = [soak.python, "-m", "supervisor_app", "run", "-c", str(soak.config)]
+        cmd = [soak.python, "-m", "supervisor_app", "run", "-c", str(soak.paths.config)]
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
@@ -213,13 +196,13 @@ def archiver_pids(soak: Soak) -> dict[str, int]:
     """venue -> pid of each archiver of this soak (by its --archive-root)."""
     pids = {}
     for pid, argv in processes(b"supervisor_app.cli.archiver"):
-        if str(soak.archive).encode() in argv:
+        if str(soak.paths.archive).encode() in argv:
             pids[argv[argv.index(b"--venue") + 1].decode()] = pid
     return pids
 
 
 def supervisord_pid(soak: Soak) -> int | None:
-    conf = str(StateFiles(soak.state).supervisord_conf).encode()
+    conf = str(StateFiles(soak.paths.state).supervisord_conf).encode()
     return next((pid for pid, argv in processes(b"supervisor.supervisord") if conf in argv), None)
 
 
@@ -292,7 +275,7 @@ def operator_reload(soak: Soak, venue: str) -> None:
 
 
 def fill_disk(soak: Soak, venue: str) -> None:
-    ballast = soak.archive / "ballast"
+    ballast = soak.paths.archive / "ballast"
     with contextlib.suppress(OSError), ballast.open("wb") as f:
         while True:
             f.write(b"\0" * (1 << 20))
@@ -332,7 +315,9 @@ def inject_faults(soak: Soak, seconds: float, with_disk: bool) -> None:
 def note_lag(soak: Soak) -> None:
     now = time.time_ns()
     for venue in soak.venues:
-        progress = archive_progress(soak.queue(venue), "raw-archiver", ArchiveLayout(soak.archive, venue), now)
+        progress = archive_progress(
+            soak.paths.queue(venue), "raw-archiver", ArchiveLayout(soak.paths.archive, venue), now
+        )
         soak.max_behind = max(soak.max_behind, progress.segments_behind)
 
 
@@ -342,7 +327,9 @@ def note_lag(soak: Soak) -> None:
 def caught_up(soak: Soak) -> bool:
     now = time.time_ns()
     for venue in soak.venues:
-        progress = archive_progress(soak.queue(venue), "raw-archiver", ArchiveLayout(soak.archive, venue), now)
+        progress = archive_progress(
+            soak.paths.queue(venue), "raw-archiver", ArchiveLayout(soak.paths.archive, venue), now
+        )
         if progress.segments_behind or progress.position_segment is None:
             return False
     return True
@@ -354,7 +341,7 @@ def settle(soak: Soak) -> None:
         feed.send_signal(signal.SIGTERM)
     for feed in soak.feeds:
         feed.wait(timeout=30)
-    (soak.archive / "ballast").unlink(missing_ok=True)
+    (soak.paths.archive / "ballast").unlink(missing_ok=True)
     time.sleep(HOLD_MAX_S + 1)  # the pending SIGCONTs and starts have landed
     for venue in soak.venues:
         until_ok(lambda v=venue: soak.fleet("start", v))  # type: ignore[misc]
@@ -370,7 +357,7 @@ def settle(soak: Soak) -> None:
 
 def restart_counts(soak: Soak) -> Counter[str]:
     """Restarts by reason, as the fleet persisted them."""
-    path = soak.state / "venues.json"
+    path = soak.paths.state / "venues.json"
     counts: Counter[str] = Counter()
     if path.exists():
         for record in json.loads(path.read_text()).get("venues", {}).values():
@@ -381,7 +368,7 @@ def restart_counts(soak: Soak) -> Counter[str]:
 def loud_events(soak: Soak) -> Counter[str]:
     """How often `run` logged each warning or error: what an operator was told."""
     counts: Counter[str] = Counter()
-    for path in [soak.root / "run.jsonl", *sorted((soak.root / "logs").glob("*.log*"))]:
+    for path in [soak.paths.root / "run.jsonl", *sorted((soak.paths.logs).glob("*.log*"))]:
         for line in path.read_text(errors="replace").splitlines():
             with contextlib.suppress(ValueError):
                 entry = json.loads(line[line.find("{") :])
@@ -393,9 +380,9 @@ def loud_events(soak: Soak) -> Counter[str]:
 def report(soak: Soak, seconds: float) -> bool:
     written = archived = mismatched = reported = lost = 0
     for venue in soak.venues:
-        ledger = read_ledger(soak.ledger(venue))
-        entries = {e.segment_id: e for e in archived_entries(soak.archive, venue)}
-        losses = loss_counts(ArchiveLayout(soak.archive, venue))
+        ledger = read_ledger(soak.paths.ledger(venue))
+        entries = {e.segment_id: e for e in archived_entries(soak.paths.archive, venue)}
+        losses = loss_counts(ArchiveLayout(soak.paths.archive, venue))
         written += len(ledger)
         for segment_id, (size, crc) in ledger.items():
             entry = entries.get(segment_id)
@@ -407,7 +394,7 @@ def report(soak: Soak, seconds: float) -> bool:
                 mismatched += 1
         reported += losses.missing + losses.corrupt
         lost += max(0, len(ledger) - archived - mismatched - losses.missing - losses.corrupt)
-    verify = soak.fleet("verify", "--archive-root", str(soak.archive), config=False)
+    verify = soak.fleet("verify", "--archive-root", str(soak.paths.archive), config=False)
     print(f"\nsoak of {seconds / 60:.1f} min, {len(soak.venues)} venues, {SEGMENT_SIZE // 1024} KiB segments")
     print("faults injected:", ", ".join(f"{k} {v}" for k, v in sorted(soak.faults.items())))
     print(f"run started {soak.run_starts} times, {soak.watchdog_kills} by the watchdog")
@@ -444,13 +431,13 @@ def main() -> int:
     print(f"seed {seed}")
     root = Path(tempfile.mkdtemp(prefix="soak-", dir="/tmp"))  # short: unix socket paths are limited
     with_disk = os.geteuid() == 0 and shutil.which("mount") is not None
-    soak = Soak(root, [f"venue-{i}" for i in range(args.venues)], random.Random(seed))
+    soak = Soak(DemoWorkspace(root), [f"venue-{i}" for i in range(args.venues)], random.Random(seed))
     ok = False
     try:
         with archive_filesystem(root, with_disk):
             (root / "feeds").mkdir()
             for venue in soak.venues:
-                soak.queue(venue).parent.mkdir(parents=True)
+                soak.paths.queue(venue).parent.mkdir(parents=True)
             write_config(soak)
             soak.feeds = [start_feed(soak, v) for v in soak.venues]
             systemd = threading.Thread(target=play_systemd, args=(soak,), daemon=True)
