@@ -34,7 +34,7 @@ REPEATS = 200
 def build(root: Path, venue: str, partitions: int, per_partition: int) -> ArchiveLayout:
     layout = ArchiveLayout(root, venue)
     for day in range(partitions):
-        directory = layout.partition_dir(START + dt.timedelta(days=day))
+        directory = layout.partition_dir((START + dt.timedelta(days=day)).isoformat())
         directory.mkdir(parents=True)
         summary = PartitionSummary(venue=venue, ingest_time_ns=1)
         first = day * per_partition

@@ -70,3 +70,32 @@ def test_an_idle_archiver_loads_none_of_the_work_path(tmp_path: Path) -> None:
     }
     assert loaded & work_path == set()
     assert "supervisor_app.archive.archiver" in loaded  # the probe did run
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["copy", "compress"])
+def test_an_archiver_that_archived_keeps_none_of_the_heavy_modules(tmp_path: Path, compress: bool) -> None:
+    """What the work path loads stays loaded for the archiver's life: none of the stdlib's heavy modules."""
+    with QueueWriter(tmp_path / "q", segment_size=64 * 1024, retention=False) as writer:
+        while writer.current_segment_id < 3:
+            writer.append(b"x" * 1000, timestamp_ns=1_769_212_800_000_000_000)
+    probe = textwrap.dedent(
+        f"""
+        import sys, threading
+        from pathlib import Path
+        from supervisor_app.archive.archiver import ArchiverConfig, RawArchiver
+        from supervisor_app.logs import JsonLogger
+
+        config = ArchiverConfig(source=Path({str(tmp_path / "q")!r}), archive_root=Path({str(tmp_path / "a")!r}),
+                                venue="v", compress={compress})
+        result = RawArchiver(config, log=JsonLogger(sys.stderr), stop=threading.Event()).run_once()
+        assert result.archived == 3, result
+        print(" ".join(sorted(sys.modules)))
+        """
+    )
+    loaded = set(
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    )
+    heavy = {"concurrent.futures", "logging", "traceback", "datetime", "shutil", "bz2", "lzma", "ssl"}
+    assert loaded & heavy == set()
+    assert "supervisor_app.archive.publish" in loaded  # it did archive
+    assert ("zstandard" in loaded) == compress

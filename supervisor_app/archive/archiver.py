@@ -28,11 +28,11 @@ from supervisor_app.chronicle.segment import (
 )
 from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, CorruptSegmentError
 from supervisor_app.heap import trim_heap
+from supervisor_app.worker_threads import WorkerThreads
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     from supervisor_app.archive.meta import SegmentEntry
+    from supervisor_app.worker_threads import Task
 
 
 @dataclass(frozen=True)
@@ -338,12 +338,12 @@ class _PublishPipeline:
     """One segment is published (fsync, rename, meta.json, commit) while the next is staged.
 
     At most one publish in flight, in segment order, so commits never pass each other. Its
-    thread starts with the first segment: an idle pass loads no concurrent.futures (nor logging).
+    thread starts with the first segment.
     """
 
     def __init__(self) -> None:
-        self._executor: ThreadPoolExecutor | None = None
-        self._in_flight: Future[None] | None = None
+        self._executor: WorkerThreads | None = None
+        self._in_flight: Task[None] | None = None
         self.published = 0
 
     def __enter__(self) -> _PublishPipeline:
@@ -359,9 +359,7 @@ class _PublishPipeline:
     def submit(self, publish: Callable[[], None]) -> None:
         self.drain()
         if self._executor is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
+            self._executor = WorkerThreads(1, "publish")
         self._in_flight = self._executor.submit(publish)
 
     def drain(self) -> None:

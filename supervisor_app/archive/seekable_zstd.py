@@ -16,14 +16,17 @@ from typing import TYPE_CHECKING, BinaryIO
 from supervisor_app.archive.sinks import write_in_pieces
 from supervisor_app.errors import CorruptArchiveError
 from supervisor_app.thread_names import name_this_thread
+from supervisor_app.worker_threads import WorkerThreads
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
 
     import zstandard
 
-# zstandard and concurrent.futures (which loads logging) are imported where frames are made or
-# read: an idle archiver imports this module for its constants and never pays for them (~1 MiB).
+    from supervisor_app.worker_threads import Task
+
+# zstandard is imported where frames are made or read: an idle archiver imports this module for
+# its constants and never pays for it (~0.4 MiB, and its library's pages once it compresses).
 
 IDX_MAGIC = b"QZSTIDX1"
 IDX_VERSION = 1
@@ -130,12 +133,8 @@ class FrameWriter:
         self._threads = threads or default_compress_threads()
         self._local = threading.local()
         self._workers: list[int] = []  # their kernel thread ids
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(
-            max_workers=self._threads, thread_name_prefix=THREAD_PREFIX, initializer=self._start_worker
-        )
-        self._pending: deque[tuple[int, int, Future[bytes]]] = deque()
+        self._pool = WorkerThreads(self._threads, THREAD_PREFIX, self._start_worker)
+        self._pending: deque[tuple[int, int, Task[bytes]]] = deque()
         self._entries: list[FrameEntry] = []
         self._uncompressed_offset = 0
         self._compressed_offset = 0
@@ -176,13 +175,12 @@ class FrameWriter:
         self._end_workers()
 
     def _start_worker(self) -> None:
-        # ThreadPoolExecutor names its workers zstd_0, zstd_1...; the kernel knows them by this name.
-        name_this_thread(threading.current_thread().name.replace("_", "-"))
+        name_this_thread(threading.current_thread().name)  # zstd-0, zstd-1...: the kernel knows them by it too
         self._workers.append(threading.get_native_id())
 
     def _end_workers(self) -> None:
         """Return once every worker has left the kernel, not just Python: a cap on threads counts those."""
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
         deadline = time.monotonic() + WORKER_EXIT_WAIT_S
         for tid in self._workers:
             while os.path.exists(f"/proc/self/task/{tid}") and time.monotonic() < deadline:

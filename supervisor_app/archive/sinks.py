@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from supervisor_app.thread_names import name_this_thread
+from supervisor_app.worker_threads import WorkerThreads
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from supervisor_app.worker_threads import Task
 
 WRITE_PIECE = 64 * 1024
 DIRECT_ALIGNMENT = 4096  # offsets and lengths of O_DIRECT writes: the largest logical block size in use
@@ -68,8 +69,8 @@ class RawFileSink:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._direct = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)
-        self._writer = _writer_thread() if self._direct else None
-        self._in_flight: deque[tuple[int, memoryview, Future[None]]] = deque()  # (offset, window, its write)
+        self._writer = WorkerThreads(1, WRITER_THREAD, _name_writer) if self._direct else None
+        self._in_flight: deque[tuple[int, memoryview, Task[None]]] = deque()  # (offset, window, its write)
         self._offset = 0
 
     @property
@@ -111,7 +112,7 @@ class RawFileSink:
             for _, _, write in self._in_flight:
                 write.cancel()
             self._in_flight.clear()
-            self._writer.shutdown(wait=True)
+            self._writer.shutdown()
 
     def _use_page_cache(self) -> None:
         if self._direct:
@@ -148,10 +149,5 @@ def _aligned(offset: int, length: int) -> bool:
     return offset % DIRECT_ALIGNMENT == 0 and length % DIRECT_ALIGNMENT == 0
 
 
-def _writer_thread() -> ThreadPoolExecutor:
-    """The thread a direct sink writes from; concurrent.futures (and logging) load with the first one."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(
-        1, thread_name_prefix=WRITER_THREAD, initializer=name_this_thread, initargs=(WRITER_THREAD,)
-    )
+def _name_writer() -> None:
+    name_this_thread(WRITER_THREAD)

@@ -123,9 +123,9 @@ def stage_upload(
 ) -> StagedUpload:
     """Upload the segment's objects (not completed) under the partition of its earliest good record."""
     survey = survey_segment(source, check_stop)
-    date = partition_date(survey.first_timestamp_ns, survey.mtime_s)
+    date = dt.date.fromisoformat(partition_date(survey.first_timestamp_ns, survey.mtime_s))
     staged = _stage_at(date, source, segment_id, survey, target, options, check_stop, segment_size)
-    scanned_date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
+    scanned_date = dt.date.fromisoformat(partition_date(staged.scan.min_timestamp_ns, staged.mtime_s))
     if scanned_date == date:
         return staged
     # Its earliest records by header failed their payload CRC: the good ones date it elsewhere.
