@@ -27,6 +27,18 @@ def trim_heap() -> bool:
     return True
 
 
+def resident_kib() -> int | None:
+    """This process's resident set (VmRSS), or None where /proc does not say."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def _libc_function(name: str) -> Callable[..., int] | None:
     try:
         return getattr(ctypes.CDLL(None), name)

@@ -8,7 +8,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,11 +27,12 @@ from supervisor_app.chronicle.segment import (
     segment_name,
 )
 from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, CorruptSegmentError
-from supervisor_app.heap import trim_heap
+from supervisor_app.heap import resident_kib, trim_heap
 from supervisor_app.worker_threads import WorkerThreads
 
 if TYPE_CHECKING:
     from supervisor_app.archive.meta import SegmentEntry
+    from supervisor_app.lock_handover import LockHandover
     from supervisor_app.worker_threads import Task
 
 
@@ -55,6 +56,8 @@ class ArchiverConfig:
     compress_slots: CompressSlots | None = None  # the host's cap on compression threads, if any
     object_store: StoreSettings | None = None  # for an s3:// root: endpoint, region, addressing style
     transfer: TransferSettings = field(default_factory=TransferSettings)  # for an s3:// root: parts, retries
+    # Idle this long after archiving: re-exec (same pid, locks kept) to give back what the work loaded.
+    refresh_when_idle_s: float | None = None
 
     @property
     def stage_options(self) -> StageOptions:
@@ -84,9 +87,17 @@ class RawArchiver:
     """Archives one venue's sealed segments; safe to kill at any instant and rerun."""
 
     def __init__(
-        self, config: ArchiverConfig, *, log: Any, stop: threading.Event, clock: Callable[[], int] = time.time_ns
+        self,
+        config: ArchiverConfig,
+        *,
+        log: Any,
+        stop: threading.Event,
+        clock: Callable[[], int] = time.time_ns,
+        handover: LockHandover | None = None,
     ) -> None:
+        """`handover`: the process's lock files, kept across a refresh (`config.refresh_when_idle_s`)."""
         self._config = config
+        self._handover = handover
         self._liveness = Liveness(config.liveness_timeout_s)
         self._destination: Destination = open_destination(
             config.archive_root,
@@ -98,6 +109,7 @@ class RawArchiver:
             log=log,
             pause=self._pause,
             progress=self._liveness.check_in,
+            handover=handover,
         )
         self._log = log
         self._stop = stop
@@ -111,12 +123,42 @@ class RawArchiver:
             return self._archive_pass()
 
     def run_loop(self) -> None:
-        """Archive, then poll for more, until the stop event is set."""
+        """Archive, then poll for more, until the stop event is set (or the process re-executes, see _refresh)."""
         with self._session():
+            worked_at: float | None = None  # monotonic time of the last pass that archived
             while not self._stop.is_set():
                 if self._archive_pass().archived:
                     trim_heap()  # the burst's buffers go back to the host, not to an idle archiver's RSS
+                    worked_at = time.monotonic()
+                elif worked_at is not None and self._refresh_due(worked_at):
+                    self._refresh(time.monotonic() - worked_at)
+                    worked_at = None  # it could not: keep running as we are, and try after the next burst
                 self._idle(self._config.poll_ms / 1000)
+
+    def _refresh_due(self, worked_at: float) -> bool:
+        after = self._config.refresh_when_idle_s
+        return self._handover is not None and after is not None and time.monotonic() - worked_at >= after
+
+    def _refresh(self, idle_s: float) -> None:
+        """Re-exec this process as a fresh archiver; returns only if it could not.
+
+        The work's modules and pages (compression, metadata, threads) stay for a process's
+        life; a fresh image gives them back (see lock_handover.py). The locks stay held.
+        """
+        assert self._handover is not None
+        lease = self._lease
+        with lease.without_heartbeat() if lease is not None else nullcontext():
+            threads = _threads_after_joins()
+            if threads > 1:  # a stop signal sent to another thread during the exec would be lost
+                self._log.info("archiver_refresh_skipped", threads=threads)
+                return
+            self._log.info("archiver_refreshing", idle_s=round(idle_s, 1), rss_kib=resident_kib())
+            error = self._handover.reexec()
+        self._log.warning(
+            "archiver_refresh_failed",
+            error=str(error),
+            action="none: it goes on as it is, with the memory its work loaded",
+        )
 
     def _idle(self, seconds: float) -> None:
         """Wait for the next poll, checking in meanwhile: an idle loop is alive (the poll may outlast the timeout)."""
@@ -199,6 +241,7 @@ class RawArchiver:
             liveness=self._liveness,
             venue=self._config.venue,
             archive_root=self._config.archive_root,
+            handover=self._handover,
         )
         position = lease.open()
         self._lease = lease
@@ -324,6 +367,14 @@ class RawArchiver:
             self._liveness.check_in()
             if self._stop.wait(min(left, self._liveness.timeout_s / 4)):
                 raise StopRequested()
+
+
+def _threads_after_joins(wait_s: float = 1.0) -> int:
+    """This process's kernel threads, once those already joined have left (they linger a moment)."""
+    deadline = time.monotonic() + wait_s
+    while (count := len(os.listdir("/proc/self/task"))) > 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return count
 
 
 def _check_segment_file(path: Path) -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from supervisor_app.archive.recording import PartitionStore
     from supervisor_app.archive.resets import QueueReset
     from supervisor_app.chronicle.records import RecordSummary
+    from supervisor_app.lock_handover import LockHandover
 
 # What publishes and records a segment (meta.json's code above all) is imported where a segment
 # is placed: an archiver with nothing to archive, which is most of them most of the time, skips it.
@@ -91,8 +92,18 @@ class Destination(Protocol):
 class LocalDestination:
     """`<root>/raw/v1/<venue>/`: temp files under `.staging`, fsync, rename, directory fsync."""
 
-    def __init__(self, root: Path, venue: str, options: StageOptions, *, log: Any, must_exist: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        venue: str,
+        options: StageOptions,
+        *,
+        log: Any,
+        must_exist: bool = False,
+        handover: LockHandover | None = None,
+    ) -> None:
         """`must_exist`: a missing root is an unmounted disk (exit 75), never created on the disk below it."""
+        self._handover = handover
         self._root = root
         self._venue = venue
         self._options = options
@@ -118,7 +129,7 @@ class LocalDestination:
         # Two archivers on one venue's archive would race on the same temp files.
         lock = self.layout.lock_path
         busy = ArchiveBusyError(f"another archiver holds {lock}")
-        with exclusive_lock(lock, held_elsewhere=lambda: busy, follow_symlinks=False):
+        with exclusive_lock(lock, held_elsewhere=lambda: busy, follow_symlinks=False, handover=self._handover):
             self._remove_leftovers()
             yield
 
@@ -200,6 +211,7 @@ def open_destination(
     log: Any,
     pause: Callable[[float], None],
     progress: Callable[[], None],
+    handover: LockHandover | None = None,
 ) -> Destination:
     """The destination `root` names; the object-store client (botocore) is imported only for an `s3://` root.
 
@@ -213,4 +225,4 @@ def open_destination(
         return ObjectDestination(
             root, settings, venue, options, log=log, pause=pause, progress=progress, transfer=transfer
         )
-    return LocalDestination(root, venue, options, log=log, must_exist=must_exist)
+    return LocalDestination(root, venue, options, log=log, must_exist=must_exist, handover=handover)

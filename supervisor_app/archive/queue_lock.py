@@ -20,11 +20,14 @@ import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from supervisor_app.archive_root import ArchiveRoot
 from supervisor_app.chronicle.reader_position import position_path
 from supervisor_app.errors import ArchiveBusyError, UnsafePathError
+
+if TYPE_CHECKING:
+    from supervisor_app.lock_handover import LockHandover
 
 LOCK_SUFFIX: Final = ".lock"
 # struct flock on 64-bit Linux: l_type, l_whence, l_start, l_len, l_pid (native alignment pads it).
@@ -57,19 +60,35 @@ def queue_lock_path(queue_dir: Path, reader_name: str) -> Path:
 class QueueLock:
     """The queue lock of one reader, held until `release` (or the process ends)."""
 
-    def __init__(self, fd: int, path: Path) -> None:
+    def __init__(self, fd: int, path: Path, handover: LockHandover | None = None) -> None:
         self._fd = fd
         self.path = path
+        self._handover = handover
 
     @classmethod
-    def acquire(cls, queue_dir: Path, reader_name: str, *, venue: str, archive_root: ArchiveRoot) -> QueueLock:
-        """Take the lock at once or raise ArchiveBusyError naming its holder; `readers/` must exist."""
+    def acquire(
+        cls,
+        queue_dir: Path,
+        reader_name: str,
+        *,
+        venue: str,
+        archive_root: ArchiveRoot,
+        handover: LockHandover | None = None,
+    ) -> QueueLock:
+        """Take the lock at once or raise ArchiveBusyError naming its holder; `readers/` must exist.
+
+        With `handover`, the lock is kept across a re-exec (see lock_handover.py).
+        """
         path = queue_lock_path(queue_dir, reader_name)
         fd = _open_lock_file(path, os.O_RDWR | os.O_CREAT)
+        if handover is not None:
+            fd = handover.adopt(fd)
         try:
             fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _WHOLE_FILE_WRITE_LOCK)
         except OSError as error:
             holder = _read_holder(fd)
+            if handover is not None:
+                handover.forget(fd)
             os.close(fd)
             if error.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
@@ -80,10 +99,12 @@ class QueueLock:
         note = {"pid": os.getpid(), "venue": venue, "archive_root": str(archive_root)}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(note) + "\n").encode("utf-8"), 0)
-        return cls(fd, path)
+        return cls(fd, path, handover)
 
     def release(self) -> None:
         if self._fd >= 0:
+            if self._handover is not None:
+                self._handover.forget(self._fd)
             os.close(self._fd)  # drops the lock; the file stays, for the next holder to reuse
             self._fd = -1
 

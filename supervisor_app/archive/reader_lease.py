@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supervisor_app.archive.queue_lock import QueueLock
 from supervisor_app.archive_root import ArchiveRoot
@@ -26,6 +27,9 @@ from supervisor_app.chronicle.reader_position import (
     update_position,
 )
 from supervisor_app.chronicle.segment import SEG_DATA_OFFSET, list_segment_ids
+
+if TYPE_CHECKING:
+    from supervisor_app.lock_handover import LockHandover
 
 # Well inside the writer's 30 s reader timeout, even with a slow fsync in between.
 HEARTBEAT_INTERVAL_S = 2.0
@@ -89,8 +93,10 @@ class ReaderLease:
         venue: str,
         archive_root: ArchiveRoot,
         interval_s: float = HEARTBEAT_INTERVAL_S,
+        handover: LockHandover | None = None,
     ) -> None:
         self._queue_dir = queue_dir
+        self._handover = handover
         self._name = reader_name
         self._clock = clock
         self._log = log
@@ -117,7 +123,9 @@ class ReaderLease:
         # Registered first: readers/ must never exist without a reader in it (see register_reader).
         path = ensure_registered(self._queue_dir, self._name, self._clock())
         venue, archive_root = self._owner
-        self._queue_lock = QueueLock.acquire(self._queue_dir, self._name, venue=venue, archive_root=archive_root)
+        self._queue_lock = QueueLock.acquire(
+            self._queue_dir, self._name, venue=venue, archive_root=archive_root, handover=self._handover
+        )
         try:
             with self._lock:
                 position = heartbeat(path, self._clock())
@@ -126,9 +134,17 @@ class ReaderLease:
             raise
         self._path = path
         self._liveness.check_in()
-        self._thread = threading.Thread(target=self._beat_forever, name="reader-heartbeat", daemon=True)
-        self._thread.start()
+        self._start_heartbeat()
         return position
+
+    @contextmanager
+    def without_heartbeat(self) -> Iterator[None]:
+        """No heartbeat thread (nor a beat in progress) inside the block; the queue lock stays held."""
+        self._end_heartbeat()
+        try:
+            yield
+        finally:
+            self._start_heartbeat()
 
     def position(self) -> ReaderPosition:
         with self._lock:
@@ -143,16 +159,27 @@ class ReaderLease:
             )
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._end_heartbeat()
         if self._queue_lock is not None:
             self._queue_lock.release()
             self._queue_lock = None
 
-    def _beat_forever(self) -> None:
+    def _start_heartbeat(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat_forever, args=(self._stop,), name="reader-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def _end_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _beat_forever(self, stop: threading.Event) -> None:
         withheld_for: float | None = None  # how long the work had been silent, while beats are withheld
-        while not self._stop.wait(self._interval_s):
+        while not stop.wait(self._interval_s):
             silent_s = self._liveness.silent_for_s()
             if silent_s > self._liveness.timeout_s:
                 if withheld_for is None:

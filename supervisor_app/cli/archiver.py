@@ -26,11 +26,13 @@ from supervisor_app.cli.store_arguments import CREDENTIALS_HELP, add_store_argum
 from supervisor_app.cli.version import version_line
 from supervisor_app.errors import ChronicleFleetError, PermanentError, TemporaryError
 from supervisor_app.heap import use_one_arena
+from supervisor_app.lock_handover import LockHandover, unblock_stop_signals
 from supervisor_app.logs import JsonLogger
 from supervisor_app.parent_death import die_with_parent
 from supervisor_app.process_limits import IO_CLASSES, ProcessLimits, apply_limits, parse_cpus, read_limits
 from supervisor_app.units import parse_size, show_size
 
+DEFAULT_REFRESH_WHEN_IDLE_S = 60.0
 SUPERVISED_ENV = "SUPERVISOR_ENABLED"  # supervisord sets it in every child's environment
 EPILOG = (
     """exit codes:
@@ -184,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"looks hung to the supervisor (default {LIVENESS_TIMEOUT_S:g})",
     )
     parser.add_argument(
+        "--refresh-when-idle",
+        type=_seconds(0, 86400),
+        default=DEFAULT_REFRESH_WHEN_IDLE_S,
+        metavar="S",
+        help="once idle for S seconds after archiving, re-exec itself (same pid, locks kept) to give back the "
+        f"memory the work loaded; 0: never (default {DEFAULT_REFRESH_WHEN_IDLE_S:g})",
+    )
+    parser.add_argument(
         "--log-format",
         choices=("auto", "json", "console"),
         default="auto",
@@ -219,6 +229,7 @@ def process_limits(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    handover = LockHandover.from_environment(os.environ)  # locks a previous image of this process still holds
     parser = build_parser()
     args = parser.parse_args(argv)
     use_one_arena()  # before any thread starts: see heap.py
@@ -228,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    unblock_stop_signals()  # one that came during a refresh's exec is delivered now
     if os.environ.get(SUPERVISED_ENV):  # under supervisord: never outlive it (a clean stop when it dies)
         die_with_parent(signal.SIGTERM, parent_marker=b"supervisord")
     root: ArchiveRoot = args.archive_root
@@ -249,19 +261,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         compress_slots=args.compress_slots if args.compress else None,  # copy mode takes no slots
         object_store=store_settings(args) if isinstance(root, S3Root) else None,
         transfer=TransferSettings(args.s3_part_size, args.s3_parts_in_flight, args.s3_attempts),
+        refresh_when_idle_s=args.refresh_when_idle or None,
     )
-    return run(config, log, stop, once=args.once, limits=limits)
+    return run(config, log, stop, once=args.once, limits=limits, handover=handover)
 
 
 def run(
-    config: ArchiverConfig, log: JsonLogger, stop: threading.Event, *, once: bool, limits: ProcessLimits | None = None
+    config: ArchiverConfig,
+    log: JsonLogger,
+    stop: threading.Event,
+    *,
+    once: bool,
+    limits: ProcessLimits | None = None,
+    handover: LockHandover | None = None,
 ) -> int:
     """Apply `limits` (before any thread starts), run the archiver and turn its outcome into an exit code."""
     try:
         notes = apply_limits(limits or ProcessLimits())
         if config.compress_threads is None:  # the default follows the cores the affinity left us
             config = dataclasses.replace(config, compress_threads=default_compress_threads())
-        archiver = RawArchiver(config, log=log, stop=stop)
+        archiver = RawArchiver(config, log=log, stop=stop, handover=handover)
         log.info(
             "archiver_started",
             source=str(config.source),
@@ -271,6 +290,7 @@ def run(
             version=__version__,
             scanner=SCANNER_IMPLEMENTATION,
             resources=applied_resources(config),
+            refreshed=handover is not None and handover.inherited,
         )
         for note in notes:
             log.warning(

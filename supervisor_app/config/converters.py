@@ -160,6 +160,7 @@ ARCHIVER_FIELDS: tuple[Field, ...] = (
     ("stall_timeout", "stall_timeout_s", duration_s),
     ("progress_timeout", "progress_timeout_s", duration_s),
     ("missing_queue_timeout", "missing_queue_timeout_s", duration_s),
+    ("refresh_when_idle", "refresh_when_idle_s", duration_s),
 )
 
 

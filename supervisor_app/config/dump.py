@@ -73,6 +73,7 @@ def _archiver(settings: ArchiverSettings) -> dict[str, Any]:
         "stall_timeout": show_duration(settings.stall_timeout_s),
         "progress_timeout": show_duration(settings.progress_timeout_s),
         "missing_queue_timeout": show_duration(settings.missing_queue_timeout_s),
+        "refresh_when_idle": show_duration(settings.refresh_when_idle_s),
         "resources": _resources(settings.resources),
     }
 

@@ -49,6 +49,7 @@ class ArchiverSettings:
     stall_timeout_s: float = 10.0  # reader heartbeat older than this: the archiver is hung
     progress_timeout_s: float = 300.0  # sealed backlog and nothing archived for this long: reported
     missing_queue_timeout_s: float = 60.0  # no queue directory (or no segment in it) for this long: reported
+    refresh_when_idle_s: float = 60.0  # idle this long after archiving: the archiver re-execs itself; 0: never
     resources: ResourceLimits = field(default_factory=ResourceLimits)
 
 

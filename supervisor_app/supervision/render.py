@@ -76,6 +76,8 @@ def archiver_argv(config: FleetConfig, venue: VenueConfig, python: str = sys.exe
         venue.archiver.reader_name,
         "--poll-ms",
         str(venue.archiver.poll_ms),
+        "--refresh-when-idle",
+        f"{venue.archiver.refresh_when_idle_s:g}",
     ]
     if venue.compression.codec == "zstd":
         argv += [

@@ -39,8 +39,13 @@ def test_a_write_that_hangs_for_good_stops_the_beats_and_the_watchdog_replaces_t
             time.sleep(0.25)
         [stalled] = fleet.events("archiver_stalled", "hung")
         assert stalled["child_pid"] == hung_pid
-        status = fleet.wait_running("hung")["hung"]
-        assert status["pid"] != hung_pid and status["restarts_by_reason"] == {"stalled": 1}
+        # The event is logged before the kill lands: wait for the replacement, not the hung one still listed.
+        status = wait_until(
+            lambda: (s := fleet.wait_running("hung")["hung"])["pid"] != hung_pid and s,
+            timeout=30,
+            what="the replacement running",
+        )
+        assert status["restarts_by_reason"] == {"stalled": 1}
         venue_log = json_lines(root / "logs/hung.log")
         [withheld] = [e for e in venue_log if e["event"] == "main_loop_stalled" and e["pid"] == hung_pid]
         assert withheld["level"] == "error"

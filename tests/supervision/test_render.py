@@ -57,7 +57,7 @@ def _config(root: Path, **changes: object) -> FleetConfig:
             root / "q",
             "queue",
             compression=CompressionPolicy(codec="none"),
-            archiver=ArchiverSettings(poll_ms=250, reader_name="arch-2"),
+            archiver=ArchiverSettings(poll_ms=250, reader_name="arch-2", refresh_when_idle_s=0.5),
         ),
         VenueConfig("off", root / "off", "queue", enabled=False),
     )
@@ -106,11 +106,13 @@ def test_the_command_carries_each_venue_s_settings(root: Path) -> None:
     assert archiver_argv(config, alpha) == [
         sys.executable, "-m", "supervisor_app.cli.archiver",
         "--source", str(root / "bus/streams/raw/alpha/queue"), "--archive-root", str(root / "archive"),
-        "--venue", "alpha", "--reader-name", "raw-archiver", "--poll-ms", "1000",
+        "--venue", "alpha", "--reader-name", "raw-archiver", "--poll-ms", "1000", "--refresh-when-idle", "60",
         "--compress", "--level", "9", "--block-size", "65536", "--retain-q",
         "--nice", "10", "--io-class", "best-effort", "--io-level", "7",
     ]  # fmt: skip
-    assert archiver_argv(config, beta)[-12:-6] == ["--venue", "beta", "--reader-name", "arch-2", "--poll-ms", "250"]
+    assert archiver_argv(config, beta)[-14:-6] == [
+        "--venue", "beta", "--reader-name", "arch-2", "--poll-ms", "250", "--refresh-when-idle", "0.5",
+    ]  # fmt: skip
     assert shlex.split(_read_back(render(config))["beta"].command) == archiver_argv(config, beta)
 
 
@@ -125,7 +127,7 @@ def test_the_command_carries_the_share_of_the_host_and_the_fleet_s_cap_on_compre
     common = ["--nice", "15", "--io-class", "idle", "--cpu-affinity", "0-2,6"]
     slots = ["--compress-threads", "2", "--compress-slots", f"{root}/state/compress-slots:5"]
     assert archiver_argv(config, alpha)[-len(common) - len(slots) :] == common + slots
-    assert archiver_argv(config, beta)[-len(common) - 1 :] == ["250", *common]
+    assert archiver_argv(config, beta)[-len(common) - 1 :] == ["0.5", *common]
     rendered = render(config)
     check_read_back(config, rendered)
     assert shlex.split(_read_back(rendered)["alpha"].command) == archiver_argv(config, alpha)
