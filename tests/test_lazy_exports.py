@@ -99,3 +99,30 @@ def test_an_archiver_that_archived_keeps_none_of_the_heavy_modules(tmp_path: Pat
     assert loaded & heavy == set()
     assert "supervisor_app.archive.publish" in loaded  # it did archive
     assert ("zstandard" in loaded) == compress
+
+
+def test_run_loads_neither_openssl_nor_another_command_s_modules() -> None:
+    """`run` talks to supervisord over a unix socket: OpenSSL (ssl, or hashlib's libcrypto) would cost it ~4 MiB."""
+    probe = textwrap.dedent(
+        """
+        import sys
+        from supervisor_app.cli import fleet, run_command
+        from supervisor_app.supervision import engine
+        from supervisor_app.supervision.plugins import archive_watch, reader_leases, stall_watchdog, systemd_notify
+        from supervisor_app.supervision.supervisord import client, process
+
+        fleet.build_parser()
+        print(" ".join(sorted(sys.modules)))
+        """
+    )
+    loaded = set(
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert loaded & {"ssl", "_ssl", "_hashlib", "hashlib", "http.client", "xmlrpc.client"} == set()
+    verify_chain = {
+        "supervisor_app.archive.verify",
+        "supervisor_app.archive.seekable_zstd",
+        "concurrent.futures.thread",
+    }
+    assert loaded & verify_chain == set()
+    assert "supervisor_app.cli.run_command" in loaded  # the probe did run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from supervisor_app.units import (
@@ -62,3 +64,12 @@ def test_durations_show_in_the_largest_exact_unit(seconds: float, shown: str) ->
 )
 def test_sizes_show_in_the_largest_exact_unit(size: int, shown: str) -> None:
     assert show_size(size) == shown
+
+
+@pytest.mark.parametrize("unit", ["ms", "s", "m", "h"])
+@pytest.mark.parametrize(
+    "number", ["0", "1", "0.1", "0.3", "1.005", "2.675", "33.333", "0.000001", "123456789.987654321", "9" * 30]
+)
+def test_a_duration_is_the_exact_value_rounded_once_as_fractions_computes_it(number: str, unit: str) -> None:
+    per_unit = {"ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60), "h": Fraction(3600)}[unit]
+    assert parse_duration(f"{number}{unit}") == float(Fraction(number) * per_unit)

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, TextIO
 
 from supervisor_app.archive.layout import ArchiveLayout, validate_venue
 from supervisor_app.archive.losses import Acknowledgement, LossSelection, acknowledge_losses, parse_selection
-from supervisor_app.archive.verify import Finding, VerifyProgress, VerifyReport, verify_archive
 from supervisor_app.archive_root import S3Root
 from supervisor_app.cli import exit_codes
 from supervisor_app.cli.store_arguments import add_store_arguments, archive_root_arg, store_settings
@@ -21,6 +20,7 @@ from supervisor_app.errors import ChronicleFleetError, InvalidVenueError
 
 if TYPE_CHECKING:
     from supervisor_app.archive.object_store.client import S3Client
+    from supervisor_app.archive.verify import Finding, VerifyProgress, VerifyReport
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -154,6 +154,9 @@ def _verify(args: argparse.Namespace, progress: ProgressLine) -> VerifyReport:
     """Verify a local archive, or one in an object store (its client, botocore, loaded only then)."""
     root = args.archive_root
     if not isinstance(root, S3Root):
+        # Imported here: the verify chain (seekable zstd, checksums, a thread pool) is ~1 MiB that `run` need not load.
+        from supervisor_app.archive.verify import verify_archive
+
         return verify_archive(root, venue=args.venue, date=args.date, progress=progress)
     from supervisor_app.archive.object_store.verify import verify_object_archive
 

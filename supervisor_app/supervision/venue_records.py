@@ -7,7 +7,6 @@ settings: a config change to that venue releases it, like `chronicle-fleet start
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,13 +15,22 @@ from typing import Any
 
 from supervisor_app.durable import write_file_atomically
 
+try:
+    # CPython's own SHA-256, as `random` takes its _sha512: hashlib's loads OpenSSL's libcrypto, ~3.4 MiB of `run`'s RSS.
+    from _sha256 import sha256  # type: ignore[import-not-found]
+except ImportError:  # Python 3.12 renamed it; a build without it has hashlib's
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]
+    except ImportError:
+        from hashlib import sha256
+
 RECORDS_FILE = "venues.json"
 _FORMAT = "chronicle-fleet.venue-records.v1"
 
 
 def settings_fingerprint(program_section: str) -> str:
     """A short digest of everything that reaches a venue's archiver (its rendered program section)."""
-    return hashlib.sha256(program_section.encode()).hexdigest()[:16]
+    return sha256(program_section.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

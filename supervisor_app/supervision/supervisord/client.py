@@ -1,16 +1,18 @@
-"""XML-RPC to our supervisord over its unix socket: typed answers, SupervisordError on failure."""
+"""XML-RPC to our supervisord over its unix socket: typed answers, SupervisordError on failure.
+
+The wire (`xmlrpc_wire`, `unix_http`) is ours, not `xmlrpc.client`'s: that loads `http.client` and with it
+`ssl`, and OpenSSL would cost `run` ~4 MiB of RSS for a unix socket.
+"""
 
 from __future__ import annotations
 
-import http.client
-import socket
-import xmlrpc.client
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from supervisor_app.errors import SupervisordError
+from supervisor_app.supervision.supervisord.unix_http import HttpError, UnixHttpConnection
+from supervisor_app.supervision.supervisord.xmlrpc_wire import Fault, WireError, decode_response, encode_call
 
 
 class Faults:
@@ -65,69 +67,35 @@ class ProcessInfo:
     exitstatus: int
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP over a unix socket, with a timeout (supervisor's own transport has none)."""
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(str(self._path))
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class _UnixTransport(xmlrpc.client.Transport):
-    """The stdlib transport (keep-alive, one retry on a dropped connection) over `_UnixConnection`."""
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        super().__init__()
-        self._path = path
-        self._timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        if self._connection and host == self._connection[0] and self._connection[1] is not None:
-            return self._connection[1]
-        connection = _UnixConnection(self._path, self._timeout)
-        self._connection = host, connection
-        return connection
-
-
 class SupervisordClient:
     """One connection to supervisord; use it from one thread."""
 
     def __init__(self, socket_path: Path, timeout_s: float = 10.0) -> None:
         self._socket_path = socket_path
-        self._transport = _UnixTransport(socket_path, timeout_s)
-        self._proxy = xmlrpc.client.ServerProxy("http://localhost/RPC2", transport=self._transport)
+        self._connection = UnixHttpConnection(socket_path, timeout_s)
 
     def close(self) -> None:
-        self._transport.close()
+        self._connection.close()
 
     def state(self) -> str:
         """supervisord's own state: STARTING, RUNNING, RESTARTING or SHUTDOWN."""
-        return str(self._call(lambda p: p.supervisor.getState())["statename"])
+        return str(self._call("supervisor.getState")["statename"])
 
     def changes(self, since: int) -> ChangeBatch:
-        answer = self._call(lambda p: p.chronicle.getChanges(since))
+        answer = self._call("chronicle.getChanges", (since,))
         changes = tuple(ProcessChange(**change) for change in answer["changes"])
         return ChangeBatch(str(answer["feed"]), int(answer["serial"]), bool(answer["complete"]), changes)
 
     def processes(self) -> list[ProcessInfo]:
-        infos = self._call(lambda p: p.supervisor.getAllProcessInfo())
+        infos = self._call("supervisor.getAllProcessInfo")
         return [ProcessInfo(i["name"], i["statename"], i["pid"], float(i["start"]), i["exitstatus"]) for i in infos]
 
     def start(self, name: str) -> bool:
         """Spawn `name` without waiting; False if it already runs or could not spawn (the feed then says FATAL)."""
         return (
             self._call(
-                lambda p: p.supervisor.startProcess(name, False),
+                "supervisor.startProcess",
+                (name, False),
                 ignore={Faults.ALREADY_STARTED, Faults.SPAWN_ERROR},
                 default=False,
             )
@@ -137,7 +105,7 @@ class SupervisordClient:
     def start_many(self, names: list[str]) -> list[bool]:
         """start() for each name in one round trip: supervisord forks them all before any gets busy."""
         calls = [{"methodName": "supervisor.startProcess", "params": [name, False]} for name in names]
-        results = self._call(lambda p: p.system.multicall(calls))
+        results = self._call("system.multicall", (calls,))
         for name, result in zip(names, results, strict=True):
             if isinstance(result, dict) and result.get("faultCode") not in (
                 None,
@@ -149,16 +117,14 @@ class SupervisordClient:
 
     def stop(self, name: str) -> bool:
         """Send the stop signal without waiting; False if it was not running."""
-        return (
-            self._call(lambda p: p.supervisor.stopProcess(name, False), ignore={Faults.NOT_RUNNING}, default=False)
-            is True
-        )
+        return self._call("supervisor.stopProcess", (name, False), ignore={Faults.NOT_RUNNING}, default=False) is True
 
     def signal(self, name: str, signal_name: str) -> bool:
         """Send a signal (e.g. "KILL") to a running program; False if it was not running."""
         return (
             self._call(
-                lambda p: p.supervisor.signalProcess(name, signal_name),
+                "supervisor.signalProcess",
+                (name, signal_name),
                 ignore={Faults.NOT_RUNNING},
                 default=False,
             )
@@ -167,33 +133,34 @@ class SupervisordClient:
 
     def reread(self) -> tuple[list[str], list[str], list[str]]:
         """Make supervisord read its config file again; (added, changed, removed) groups."""
-        added, changed, removed = self._call(lambda p: p.supervisor.reloadConfig())[0]
+        added, changed, removed = self._call("supervisor.reloadConfig")[0]
         return list(added), list(changed), list(removed)
 
     def add_group(self, name: str) -> None:
-        self._call(lambda p: p.supervisor.addProcessGroup(name), ignore={Faults.ALREADY_ADDED})
+        self._call("supervisor.addProcessGroup", (name,), ignore={Faults.ALREADY_ADDED})
 
     def remove_group(self, name: str) -> None:
-        self._call(lambda p: p.supervisor.removeProcessGroup(name), ignore={Faults.BAD_NAME})
+        self._call("supervisor.removeProcessGroup", (name,), ignore={Faults.BAD_NAME})
 
     def shutdown(self) -> None:
-        self._call(lambda p: p.supervisor.shutdown(), ignore={Faults.SHUTDOWN_STATE})
+        self._call("supervisor.shutdown", ignore={Faults.SHUTDOWN_STATE})
 
     def _call(
         self,
-        method: Callable[[xmlrpc.client.ServerProxy], Any],
+        method: str,
+        params: tuple[Any, ...] = (),
         *,
         ignore: frozenset[int] | set[int] = frozenset(),
         default: Any = None,
     ) -> Any:
         """The XML-RPC answer (untyped, as the wire gives it), or `default` for an ignored fault."""
         try:
-            return method(self._proxy)
-        except xmlrpc.client.Fault as fault:
-            if fault.faultCode in ignore:
+            return decode_response(self._connection.post("/RPC2", encode_call(method, params), "text/xml"))
+        except Fault as fault:
+            if fault.code in ignore:
                 return default
-            raise SupervisordError(f"supervisord refused: {fault.faultString}") from fault
-        except (OSError, http.client.HTTPException, xmlrpc.client.ProtocolError) as error:
+            raise SupervisordError(f"supervisord refused: {fault.text}") from fault
+        except (OSError, HttpError, WireError) as error:
             # The connection may be half-used: start the next call on a fresh one.
-            self._transport.close()
+            self._connection.close()
             raise SupervisordError(f"cannot talk to supervisord at {self._socket_path}: {error}") from error
