@@ -27,6 +27,7 @@ class LockHandover:
 
     def __init__(self, inherited: dict[_FileKey, int] | None = None) -> None:
         self._inherited = dict(inherited or {})  # from the previous image, not adopted yet
+        self.inherited = bool(inherited)  # this image was started by `reexec`, with locks to take over
         self._held: dict[int, _FileKey] = {}  # every descriptor `adopt` returned, with the file it was on
 
     @classmethod
@@ -40,11 +41,6 @@ class LockHandover:
             except (ValueError, OSError):
                 continue  # not a descriptor we were given: nothing to adopt
         return cls(inherited)
-
-    @property
-    def inherited(self) -> bool:
-        """Whether this image was started by `reexec` with locks to take over."""
-        return bool(self._inherited) or bool(self._held)
 
     def adopt(self, fd: int) -> int:
         """The descriptor to lock for the file `fd` is open on: the inherited one (closing `fd`), else `fd`.
