@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/bench_archiver_memory.py [--segments 8] [--segment-mib 4] [--repeat 3] [--editable]
 
-For each mode, `--repeat` times: an archiver in loop mode (`--poll-ms 200`) on a queue with
-nothing sealed; its VmRSS after 3 s (fresh idle); then a writer seals `--segments`
-segments of market-like records; once all are archived, its VmRSS 3 s later (idle after
-work) and its VmHWM (peak). Medians printed. Floors (issue "Scale"): idle <= 16 MiB,
-compress peak <= 40 MiB.
+For each mode, `--repeat` times: an archiver in loop mode (`--poll-ms 200`,
+`--refresh-when-idle 5`) on a queue with nothing sealed; its VmRSS after 3 s (fresh idle);
+then a writer seals `--segments` segments of market-like records; once all are archived,
+its VmRSS 3 s later (idle after work), its VmRSS once it has refreshed itself, 5 s after
+the work (refreshed: the same process re-executed, as every archiver does after
+`archiver.refresh_when_idle`, 1 min by default) and its VmHWM (peak). Medians printed.
+Floors (issue "Scale"): idle <= 16 MiB, compress peak <= 40 MiB.
 
 Runs from a fresh virtualenv with chronicle-fleet installed as a host has it (`pip
 install .`), unless `--editable` (the checkout's own venv, whose import hooks cost ~2 MiB).
@@ -30,7 +32,8 @@ from supervisor_app.chronicle.writer import QueueWriter
 from supervisor_app.demo.payloads import market_payloads
 
 MIB = 1024 * 1024
-FIELDS = ("fresh idle", "idle after work", "peak")
+FIELDS = ("fresh idle", "idle after work", "refreshed", "peak")
+REFRESH_S = 5
 
 
 def main() -> None:
@@ -61,6 +64,7 @@ def one_round(work: Path, archiver: str, flags: list[str], segments: int, segmen
     queue, archive = work / "queue", work / "archive"
     QueueWriter(queue, segment_size=segment_size, retention=False).close()
     cmd = [archiver, "--source", str(queue), "--archive-root", str(archive), "--venue", "v", "--poll-ms", "200"]
+    cmd += ["--refresh-when-idle", str(REFRESH_S)]
     proc = subprocess.Popen([*cmd, *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(3)
@@ -68,7 +72,10 @@ def one_round(work: Path, archiver: str, flags: list[str], segments: int, segmen
         write_segments(queue, segment_size, segments)
         wait_archived(archive, segments, proc)
         time.sleep(3)
-        return {"fresh idle": fresh, "idle after work": status_mib(proc.pid, "VmRSS"), FIELDS[2]: peak(proc.pid)}
+        after_work, work_peak = status_mib(proc.pid, "VmRSS"), peak(proc.pid)  # an exec starts a new high-water mark
+        time.sleep(REFRESH_S)
+        refreshed = status_mib(proc.pid, "VmRSS")
+        return {"fresh idle": fresh, "idle after work": after_work, "refreshed": refreshed, "peak": work_peak}
     finally:
         proc.terminate()
         proc.wait(30)

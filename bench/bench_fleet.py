@@ -8,7 +8,9 @@ together; run under 30 MiB); each idle archiver's RSS (floor: 16 MiB); the whole
 RSS (and PSS, which does not count shared pages twice); and the median and worst time from
 a SIGKILL of an archiver to its replacement running, over `--kills` kills of different
 venues. The restart policy is the shipped default (first retry after 1 s), so that time is
-the policy's delay plus the supervisor's own overhead.
+the policy's delay plus the supervisor's own overhead. Then the feeds stop, and once every
+archiver has been idle for the default `refresh_when_idle` (1 min) and re-executed itself,
+the archivers' RSS and the fleet's memory again.
 
 `--installed` runs the fleet from a fresh virtualenv with chronicle-fleet installed as a
 production host has it (`pip install .`, not the editable install of a checkout, whose
@@ -39,6 +41,7 @@ from supervisor_app.chronicle.writer import QueueWriter
 from supervisor_app.supervision.control import request
 
 SEGMENT_SIZE = 64 * 1024
+REFRESH_WHEN_IDLE_S = 60  # the fleet's default archiver.refresh_when_idle
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -84,9 +87,15 @@ def run(work: Path, venues: int, kills: int, idle_s: float, verbose: bool, pytho
         time.sleep(2.0)  # let the start-up settle before measuring idle
         report_idle(supervisor_pids, idle_s)
         archivers = [v["pid"] for v in status.values()]
-        report_archivers(archivers)
+        report_archivers(archivers, "live feeds")
         report_fleet_memory([*supervisor_pids.values(), *archivers])
         report_kills(control, work / "run.stderr", names[:kills], verbose)
+        stop_writer.set()  # the feeds go quiet: every archiver refreshes once idle for refresh_when_idle
+        writer.join(10)
+        time.sleep(REFRESH_WHEN_IDLE_S + 15)
+        archivers = [v["pid"] for v in status_of(control).values()]  # type: ignore[union-attr]
+        report_archivers(archivers, "feeds stopped")
+        report_fleet_memory([*supervisor_pids.values(), *archivers])
     finally:
         fleet.send_signal(signal.SIGTERM)
         stopping = time.monotonic()
@@ -169,11 +178,11 @@ def report_idle(pids: dict[str, int], seconds: float) -> None:
     print(f"idle run + supervisord: CPU {total:5.2f} % of a core")
 
 
-def report_archivers(pids: list[int]) -> None:
+def report_archivers(pids: list[int], feeds: str) -> None:
     rss = sorted(memory_kib(pid, "VmRSS") / 1024 for pid in pids)
     pss = sorted(memory_kib(pid, "Pss") / 1024 for pid in pids)
     print(
-        f"idle archiver RSS ({len(pids)}): median {statistics.median(rss):5.1f} MiB  max {rss[-1]:5.1f} MiB"
+        f"idle archiver RSS ({len(pids)}, {feeds}): median {statistics.median(rss):5.1f} MiB  max {rss[-1]:5.1f} MiB"
         f"   PSS median {statistics.median(pss):5.1f} MiB"
     )
 
