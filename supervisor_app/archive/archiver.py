@@ -8,7 +8,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from supervisor_app.archive.compress_slots import CompressSlots
 from supervisor_app.archive.destination import Destination, Placed, Staged, open_destination
 from supervisor_app.archive.object_store.settings import TransferSettings
 from supervisor_app.archive.reader_lease import LIVENESS_TIMEOUT_S, Liveness, ReaderLease
+from supervisor_app.archive.refresh import RefreshClock, refresh_in_place
 from supervisor_app.archive.seekable_zstd import DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL
 from supervisor_app.archive.staging import StageOptions
 from supervisor_app.archive_root import ArchiveRoot, StoreSettings
@@ -27,7 +28,7 @@ from supervisor_app.chronicle.segment import (
     segment_name,
 )
 from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, CorruptSegmentError
-from supervisor_app.heap import resident_kib, trim_heap
+from supervisor_app.heap import trim_heap
 from supervisor_app.worker_threads import WorkerThreads
 
 if TYPE_CHECKING:
@@ -123,42 +124,18 @@ class RawArchiver:
             return self._archive_pass()
 
     def run_loop(self) -> None:
-        """Archive, then poll for more, until the stop event is set (or the process re-executes, see _refresh)."""
+        """Archive, then poll for more, until the stop event is set (or the process refreshes, see refresh.py)."""
+        refresh = RefreshClock(self._config.refresh_when_idle_s if self._handover is not None else None)
         with self._session():
-            worked_at: float | None = None  # monotonic time of the last pass that archived
             while not self._stop.is_set():
-                if self._archive_pass().archived:
+                archived = self._archive_pass().archived
+                if archived:
                     trim_heap()  # the burst's buffers go back to the host, not to an idle archiver's RSS
-                    worked_at = time.monotonic()
-                elif worked_at is not None and self._refresh_due(worked_at):
-                    self._refresh(time.monotonic() - worked_at)
-                    worked_at = None  # it could not: keep running as we are, and try after the next burst
+                refresh.passed(archived)
+                if self._handover is not None and (idle_s := refresh.due()) is not None:
+                    refresh_in_place(self._handover, self._lease, self._log, idle_s)
+                    refresh.reset()  # it could not: go on as we are, and try again after the next work
                 self._idle(self._config.poll_ms / 1000)
-
-    def _refresh_due(self, worked_at: float) -> bool:
-        after = self._config.refresh_when_idle_s
-        return self._handover is not None and after is not None and time.monotonic() - worked_at >= after
-
-    def _refresh(self, idle_s: float) -> None:
-        """Re-exec this process as a fresh archiver; returns only if it could not.
-
-        The work's modules and pages (compression, metadata, threads) stay for a process's
-        life; a fresh image gives them back (see lock_handover.py). The locks stay held.
-        """
-        assert self._handover is not None
-        lease = self._lease
-        with lease.without_heartbeat() if lease is not None else nullcontext():
-            threads = _threads_after_joins()
-            if threads > 1:  # a stop signal sent to another thread during the exec would be lost
-                self._log.info("archiver_refresh_skipped", threads=threads)
-                return
-            self._log.info("archiver_refreshing", idle_s=round(idle_s, 1), rss_kib=resident_kib())
-            error = self._handover.reexec()
-        self._log.warning(
-            "archiver_refresh_failed",
-            error=str(error),
-            action="none: it goes on as it is, with the memory its work loaded",
-        )
 
     def _idle(self, seconds: float) -> None:
         """Wait for the next poll, checking in meanwhile: an idle loop is alive (the poll may outlast the timeout)."""
@@ -367,14 +344,6 @@ class RawArchiver:
             self._liveness.check_in()
             if self._stop.wait(min(left, self._liveness.timeout_s / 4)):
                 raise StopRequested()
-
-
-def _threads_after_joins(wait_s: float = 1.0) -> int:
-    """This process's kernel threads, once those already joined have left (they linger a moment)."""
-    deadline = time.monotonic() + wait_s
-    while (count := len(os.listdir("/proc/self/task"))) > 1 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return count
 
 
 def _check_segment_file(path: Path) -> None:
