@@ -1,6 +1,6 @@
 """Soak: a live fleet under random faults; every segment the feeds sealed must be archived.
 
-    .venv/bin/python bench/soak_faults.py [--minutes 10] [--venues 4] [--seed N] [--keep]
+    .venv/bin/python bench/soak_faults.py [--minutes 10] [--venues 4] [--seed N] [--refresh-when-idle 1m] [--keep]
 
 Synthetic feeds (the demo's, with the writer's retention on) write small, fast-rolling
 segments while `chronicle-fleet run` archives them. This script plays systemd for `run`
@@ -17,7 +17,8 @@ Then the feeds stop, the fleet catches up and stops, and every segment a feed se
 looked up in the archive. Prints what was injected and: written, archived (size and CRC-32
 match the feed's), recorded missing or corrupt (reported losses), lost (neither archived
 nor reported), and `chronicle-fleet verify`'s exit code. Exits 1 unless lost is 0 and
-verify passes.
+verify passes. A short `--refresh-when-idle` (e.g. 300ms) makes the archivers refresh
+(re-exec in place) between the feeds' segments, so the faults land on refreshes too.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Soak:
     paths: DemoWorkspace
     venues: list[str]
     rng: random.Random
+    refresh_when_idle: str = "1m"
     python: str = sys.executable
     run: subprocess.Popen[bytes] | None = None
     feeds: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -102,7 +104,10 @@ def write_config(soak: Soak, flipped: frozenset[str] = frozenset()) -> None:
         "version": 1,
         "archive_root": str(soak.paths.archive),
         "buses": {"soak": str(soak.paths.root / "bus")},
-        "defaults": {"compression": {"block_size": "64KiB"}, "archiver": {"poll_interval": "200ms"}},
+        "defaults": {
+            "compression": {"block_size": "64KiB"},
+            "archiver": {"poll_interval": "200ms", "refresh_when_idle": soak.refresh_when_idle},
+        },
         "restart": {"initial_delay": "500ms", "max_delay": "5s", "healthy_after": "10s"},
         "supervisor": {"state_dir": str(soak.paths.state), "log_dir": str(soak.paths.logs), "stop_timeout": "10s"},
         "venues": venues,
@@ -367,14 +372,19 @@ def restart_counts(soak: Soak) -> Counter[str]:
 
 def loud_events(soak: Soak) -> Counter[str]:
     """How often `run` logged each warning or error: what an operator was told."""
-    counts: Counter[str] = Counter()
+    return Counter(e["event"] for e in logged(soak) if e.get("level") in ("warning", "error", "critical"))
+
+
+def logged(soak: Soak) -> list[dict[str, object]]:
+    """Every JSON event of `run` and the archivers."""
+    events = []
     for path in [soak.paths.root / "run.jsonl", *sorted((soak.paths.logs).glob("*.log*"))]:
         for line in path.read_text(errors="replace").splitlines():
             with contextlib.suppress(ValueError):
                 entry = json.loads(line[line.find("{") :])
-                if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
-                    counts[str(entry.get("event"))] += 1
-    return counts
+                if isinstance(entry, dict):
+                    events.append(entry)
+    return events
 
 
 def report(soak: Soak, seconds: float) -> bool:
@@ -401,6 +411,8 @@ def report(soak: Soak, seconds: float) -> bool:
     print("restarts by reason:", dict(sorted(restart_counts(soak).items())))
     print("warnings and errors logged:", ", ".join(f"{k} {v}" for k, v in loud_events(soak).most_common(12)))
     print(f"most segments behind at any fault: {soak.max_behind}")
+    refreshes = Counter(str(e["event"]) for e in logged(soak) if str(e.get("event")).startswith("archiver_refresh"))
+    print("archiver refreshes:", dict(sorted(refreshes.items())))
     print(f"segments written {written}, archived {archived}, mismatched {mismatched}, reported lost {reported}")
     print(f"lost silently: {lost}")
     print(f"verify exit code: {verify}")
@@ -425,13 +437,16 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--venues", type=int, default=4)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--refresh-when-idle", default="1m", help="the archivers' refresh_when_idle (default 1m)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     print(f"seed {seed}")
     root = Path(tempfile.mkdtemp(prefix="soak-", dir="/tmp"))  # short: unix socket paths are limited
     with_disk = os.geteuid() == 0 and shutil.which("mount") is not None
-    soak = Soak(DemoWorkspace(root), [f"venue-{i}" for i in range(args.venues)], random.Random(seed))
+    soak = Soak(
+        DemoWorkspace(root), [f"venue-{i}" for i in range(args.venues)], random.Random(seed), args.refresh_when_idle
+    )
     ok = False
     try:
         with archive_filesystem(root, with_disk):
