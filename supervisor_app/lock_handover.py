@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 
 ENV = "CHRONICLE_ARCHIVER_HELD_LOCKS"  # comma-separated descriptors, each a lock file still locked
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -60,14 +60,20 @@ class LockHandover:
         """`fd`'s lock is released (about to be closed): not one to hand over."""
         self._held.pop(fd, None)
 
-    def reexec(self) -> OSError:
-        """Replace this process's image by a fresh run of its own command line; returns only on failure.
+    def reexec(self, stopping: Callable[[], bool]) -> OSError | None:
+        """Replace this process's image by a fresh run of its own command line; returns only if it did not.
 
+        None: `stopping()` said a stop signal came first (its handler ran); else the exec's error.
         Call with no other thread alive: a stop signal delivered to another thread during the exec would be lost.
         """
         live = [fd for fd, key in self._held.items() if _file_key_or_none(fd) == key]
         environ = dict(os.environ, **{ENV: ",".join(map(str, live))})
+        # pthread_sigmask runs the handlers of signals that came before the block: a stop caught by the
+        # old image is seen by `stopping()` here, and one arriving later stays pending for the new image.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        if stopping():
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            return None
         for fd in live:
             os.set_inheritable(fd, True)
         sys.stdout.flush()

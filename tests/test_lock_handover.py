@@ -30,7 +30,7 @@ CHILD = textwrap.dedent(
         sys.stdin.readline()
         if image < 2:
             os.environ["IMAGE"] = str(image + 1)
-            print("failed", handover.reexec(), flush=True)
+            print("failed", handover.reexec(stopping=lambda: False), flush=True)
         lock.release()
     """
 )

@@ -133,7 +133,7 @@ class RawArchiver:
                     trim_heap()  # the burst's buffers go back to the host, not to an idle archiver's RSS
                 refresh.passed(archived)
                 if self._handover is not None and (idle_s := refresh.due()) is not None:
-                    refresh_in_place(self._handover, self._lease, self._log, idle_s)
+                    refresh_in_place(self._handover, self._lease, self._log, idle_s, self._stop)
                     refresh.reset()  # it could not: go on as we are, and try again after the next work
                 self._idle(self._config.poll_ms / 1000)
 
