@@ -152,3 +152,27 @@ def test_a_stop_signal_caught_just_before_the_exec_is_not_lost_to_it(tmp_path: P
     events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
     assert archiver.returncode == 0, events
     assert events.count("archiver_started") == 1 and events[-1] == "archiver_stopped"
+
+
+def test_lock_files_replaced_while_idle_leave_no_descriptor_behind_after_a_refresh(tmp_path: Path) -> None:
+    """Its old lock files deleted (an operator's cleanup, a recreated queue): the new image locks the new ones only."""
+    queue, root, log = tmp_path / "queue", tmp_path / "archive", tmp_path / "archiver.log"
+    seal(queue, 1)
+    cmd = commands.archiver_cmd(queue, root, "v", "--poll-ms", "50", "--refresh-when-idle", "2", "--log-format", "json")
+    with log.open("w") as stderr:
+        archiver = subprocess.Popen(cmd, stderr=stderr)
+    try:
+        wait_until(lambda: sidecars(root) == 1, timeout=30, what="the segment archived")
+        (root / "raw/v1/v/.archiver.lock").unlink()
+        (queue / "readers/raw-archiver.lock").unlink()
+        refreshed = lambda: [e for e in json_lines(log) if e["event"] == "archiver_started" and e["refreshed"]]
+        wait_until(refreshed, timeout=30, what="the refresh")
+        wait_until(lambda: queue_lock_holder(queue, "raw-archiver") is not None, timeout=30, what="the new queue lock")
+        fd_dir = Path(f"/proc/{archiver.pid}/fd")
+        targets = sorted(os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir))
+        archiver.send_signal(signal.SIGTERM)
+        assert archiver.wait(30) == 0
+    finally:
+        archiver.kill()
+        archiver.wait()
+    assert [t for t in targets if t.endswith(".lock (deleted)")] == [], targets
