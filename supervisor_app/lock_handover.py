@@ -56,6 +56,15 @@ class LockHandover:
         self._held[fd] = key
         return fd
 
+    def close_unadopted(self) -> None:
+        """Close the inherited descriptors no lock was taken through: their files were replaced or removed meanwhile.
+
+        Left open, each would stay for the life of the process (inheritable, so through every later exec).
+        """
+        for fd in self._inherited.values():
+            os.close(fd)
+        self._inherited.clear()
+
     def forget(self, fd: int) -> None:
         """`fd`'s lock is released (about to be closed): not one to hand over."""
         self._held.pop(fd, None)

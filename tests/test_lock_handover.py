@@ -10,6 +10,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+
 from supervisor_app.archive.queue_lock import queue_lock_holder
 from supervisor_app.lock_handover import ENV, LockHandover
 
@@ -99,3 +101,16 @@ def test_a_file_not_inherited_is_locked_through_its_own_descriptor(tmp_path: Pat
         assert handover.adopt(fd) == fd
     finally:
         os.close(fd)
+
+
+def test_inherited_descriptors_not_adopted_are_closed_and_adopted_ones_kept(tmp_path: Path) -> None:
+    kept, stale = (os.open(tmp_path / name, os.O_RDWR | os.O_CREAT) for name in ("kept", "stale"))
+    handover = LockHandover.from_environment({ENV: f"{kept},{stale}"})
+    fresh = os.open(tmp_path / "kept", os.O_RDWR)
+    assert handover.adopt(fresh) == kept
+    handover.close_unadopted()
+    os.fstat(kept)  # still open
+    for closed in (stale, fresh):
+        with pytest.raises(OSError):
+            os.fstat(closed)
+    os.close(kept)

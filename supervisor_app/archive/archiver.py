@@ -129,6 +129,8 @@ class RawArchiver:
         with self._session():
             while not self._stop.is_set():
                 archived = self._archive_pass().archived
+                if self._handover is not None:
+                    self._handover.close_unadopted()  # a first pass has taken every lock this image takes
                 if archived:
                     trim_heap()  # the burst's buffers go back to the host, not to an idle archiver's RSS
                 refresh.passed(archived)
