@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 
-ENV = "CHRONICLE_ARCHIVER_HELD_LOCKS"  # comma-separated descriptors, each a lock file still locked
+ENV = "CHRONICLE_ARCHIVER_HELD_LOCKS"  # comma-separated fd:st_dev:st_ino, each a lock file still locked
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 _FileKey = tuple[int, int]  # (st_dev, st_ino)
@@ -36,10 +36,11 @@ class LockHandover:
         inherited: dict[_FileKey, int] = {}
         for text in filter(None, environ.pop(ENV, "").split(",")):
             try:
-                fd = int(text)
-                inherited[_file_key(fd)] = fd
-            except (ValueError, OSError):
-                continue  # not a descriptor we were given: nothing to adopt
+                fd, dev, ino = (int(part) for part in text.split(":"))
+            except ValueError:
+                continue  # not written by `reexec`: nothing to adopt
+            if _file_key_or_none(fd) == (dev, ino):  # else not the file the previous image locked (a stray setting)
+                inherited[dev, ino] = fd
         return cls(inherited)
 
     def adopt(self, fd: int) -> int:
@@ -56,18 +57,34 @@ class LockHandover:
         self._held[fd] = key
         return fd
 
+    def close_unadopted(self) -> None:
+        """Close the inherited descriptors no lock was taken through: their files were replaced or removed meanwhile.
+
+        Left open, each would stay for the life of the process (inheritable, so through every later exec).
+        """
+        for fd in self._inherited.values():
+            os.close(fd)
+        self._inherited.clear()
+
     def forget(self, fd: int) -> None:
         """`fd`'s lock is released (about to be closed): not one to hand over."""
         self._held.pop(fd, None)
 
-    def reexec(self) -> OSError:
-        """Replace this process's image by a fresh run of its own command line; returns only on failure.
+    def reexec(self, stopping: Callable[[], bool]) -> OSError | None:
+        """Replace this process's image by a fresh run of its own command line; returns only if it did not.
 
+        None: `stopping()` said a stop signal came first (its handler ran); else the exec's error.
         Call with no other thread alive: a stop signal delivered to another thread during the exec would be lost.
         """
-        live = [fd for fd, key in self._held.items() if _file_key_or_none(fd) == key]
-        environ = dict(os.environ, **{ENV: ",".join(map(str, live))})
+        held = {fd: key for fd, key in self._held.items() if _file_key_or_none(fd) == key}
+        live = list(held)
+        environ = dict(os.environ, **{ENV: ",".join(f"{fd}:{dev}:{ino}" for fd, (dev, ino) in held.items())})
+        # pthread_sigmask runs the handlers of signals that came before the block: a stop caught by the
+        # old image is seen by `stopping()` here, and one arriving later stays pending for the new image.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        if stopping():
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            return None
         for fd in live:
             os.set_inheritable(fd, True)
         sys.stdout.flush()

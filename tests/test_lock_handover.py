@@ -10,6 +10,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+
 from supervisor_app.archive.queue_lock import queue_lock_holder
 from supervisor_app.lock_handover import ENV, LockHandover
 
@@ -30,7 +32,7 @@ CHILD = textwrap.dedent(
         sys.stdin.readline()
         if image < 2:
             os.environ["IMAGE"] = str(image + 1)
-            print("failed", handover.reexec(), flush=True)
+            print("failed", handover.reexec(stopping=lambda: False), flush=True)
         lock.release()
     """
 )
@@ -99,3 +101,31 @@ def test_a_file_not_inherited_is_locked_through_its_own_descriptor(tmp_path: Pat
         assert handover.adopt(fd) == fd
     finally:
         os.close(fd)
+
+
+def test_inherited_descriptors_not_adopted_are_closed_and_adopted_ones_kept(tmp_path: Path) -> None:
+    kept, stale = (os.open(tmp_path / name, os.O_RDWR | os.O_CREAT) for name in ("kept", "stale"))
+    keys = {fd: (os.fstat(fd).st_dev, os.fstat(fd).st_ino) for fd in (kept, stale)}
+    handover = LockHandover.from_environment({ENV: ",".join(f"{fd}:{dev}:{ino}" for fd, (dev, ino) in keys.items())})
+    fresh = os.open(tmp_path / "kept", os.O_RDWR)
+    assert handover.adopt(fresh) == kept
+    handover.close_unadopted()
+    os.fstat(kept)  # still open
+    for closed in (stale, fresh):
+        with pytest.raises(OSError):
+            os.fstat(closed)
+    os.close(kept)
+
+
+def test_a_stray_setting_naming_other_descriptors_is_not_taken_and_closes_nothing(tmp_path: Path) -> None:
+    """Copied from another process, or typed by hand: only a descriptor on the very file it names is adopted."""
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
+    (tmp_path / "g").touch()
+    other = os.stat(tmp_path / "g")
+    environ = {ENV: f"0,1,2,{fd}:{other.st_dev}:{other.st_ino}"}
+    handover = LockHandover.from_environment(environ)
+    assert not handover.inherited
+    handover.close_unadopted()
+    for std in (0, 1, 2, fd):
+        os.fstat(std)  # all still open
+    os.close(fd)

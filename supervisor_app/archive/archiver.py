@@ -129,11 +129,13 @@ class RawArchiver:
         with self._session():
             while not self._stop.is_set():
                 archived = self._archive_pass().archived
+                if self._handover is not None:
+                    self._handover.close_unadopted()  # a first pass has taken every lock this image takes
                 if archived:
                     trim_heap()  # the burst's buffers go back to the host, not to an idle archiver's RSS
                 refresh.passed(archived)
                 if self._handover is not None and (idle_s := refresh.due()) is not None:
-                    refresh_in_place(self._handover, self._lease, self._log, idle_s)
+                    refresh_in_place(self._handover, self._lease, self._log, idle_s, self._stop)
                     refresh.reset()  # it could not: go on as we are, and try again after the next work
                 self._idle(self._config.poll_ms / 1000)
 

@@ -42,6 +42,8 @@ def partition_date(earliest_event_ns: int | None, mtime_s: float) -> str:
     """
     seconds = earliest_event_ns // 1000000000 if earliest_event_ns is not None else int(mtime_s)
     day = time.gmtime(seconds)
+    if not 1 <= day.tm_year <= 9999:  # as datetime refused: no YYYY-MM-DD names it, and scans skip what is not one
+        raise ValueError(f"year {day.tm_year} is out of range (timestamp {seconds} s)")
     return f"{day.tm_year:04d}-{day.tm_mon:02d}-{day.tm_mday:02d}"
 
 

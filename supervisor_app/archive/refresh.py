@@ -8,6 +8,7 @@ pid, the locks (lock_handover.py), the resources and the supervisor stay the sam
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
@@ -44,15 +45,21 @@ class RefreshClock:
         self._worked_at = None
 
 
-def refresh_in_place(handover: LockHandover, lease: ReaderLease | None, log: Any, idle_s: float) -> None:
-    """Re-exec this process as a fresh archiver; returns only if it could not (logged)."""
+def refresh_in_place(
+    handover: LockHandover, lease: ReaderLease | None, log: Any, idle_s: float, stop: threading.Event
+) -> None:
+    """Re-exec this process as a fresh archiver; returns only if it could not (logged) or `stop` is set."""
     with lease.without_heartbeat() if lease is not None else nullcontext():
         threads = _threads_after_joins()
         if threads > 1:  # a stop signal sent to another thread during the exec would be lost
             log.info("archiver_refresh_skipped", threads=threads)
             return
         log.info("archiver_refreshing", idle_s=round(idle_s, 1), rss_kib=resident_kib())
-        error = handover.reexec()
+        # A stop caught before the exec would be lost with the old image: stop instead.
+        error = handover.reexec(stopping=stop.is_set)
+    if error is None:
+        log.info("archiver_refresh_skipped", reason="stopping")
+        return
     log.warning(
         "archiver_refresh_failed",
         error=str(error),

@@ -6,12 +6,13 @@ import json
 import os
 import struct
 import subprocess
+import tempfile
 import zlib
 from pathlib import Path
 
 import pytest
 
-from supervisor_app.archive.layout import ArchiveLayout
+from supervisor_app.archive.layout import ArchiveLayout, is_partition_name
 from supervisor_app.archive.losses import LossCounts
 from supervisor_app.archive.staging import StageOptions, stage_segment
 from supervisor_app.archive.totals import loss_counts
@@ -179,3 +180,29 @@ def test_a_segment_is_dated_by_its_good_records_and_by_mtime_when_it_has_none(tm
     assert (entry0["dated_by"], entry0["bad_record_count"]) == ("good_records", 1)
     assert entry0["event_time_range"][0] > early
     assert (entry1["dated_by"], entry1["event_time_range"], entry1["record_count"]) == ("mtime", None, 0)
+
+
+@pytest.mark.parametrize("mtime_s", [253_402_300_800, -62_135_596_801])  # 10000-01-01, and the day before 0001-01-01
+def test_a_segment_dated_by_an_mtime_beyond_years_1_to_9999_never_lands_where_the_archive_does_not_look(
+    tmp_path: Path, mtime_s: int
+) -> None:
+    """tmpfs (where queues often live) keeps any mtime; datetime refused these, gmtime gives '10000-01-01', '0000-12-31'."""
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
+        queue = Path(shm) / "queue"
+        write_queue(queue, segments=2, segment_size=SEGMENT_SIZE)
+        first = queue / segment_name(0)
+        image = bytearray(first.read_bytes())
+        for record in iter_records(bytes(image)):
+            image[record.offset + 64] ^= 0x01  # every record bad: dated by its mtime
+        first.write_bytes(bytes(image))
+        os.utime(first, (mtime_s, mtime_s))
+        if os.stat(first).st_mtime != mtime_s:
+            pytest.skip("this tmpfs clamps timestamps")
+        root = tmp_path / "archive"
+        root.mkdir()
+        subprocess.run(commands.archiver_cmd(queue, root, "v", "--once"), capture_output=True, timeout=60)
+    venue_dir = ArchiveLayout(root, "v").venue_dir
+    names = (
+        [p.name for p in venue_dir.iterdir() if p.is_dir() and not p.name.startswith(".")] if venue_dir.exists() else []
+    )
+    assert all(is_partition_name(name) for name in names), names

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from supervisor_app.archive.layout import is_partition_name
+from supervisor_app.archive.layout import is_partition_name, partition_date
 
 
 def _is_iso_date(name: str) -> bool:
@@ -37,3 +38,14 @@ def test_other_names_are_not_partitions() -> None:
         assert not is_partition_name(name), name
     assert is_partition_name("2024-02-29")
     assert not is_partition_name("2023-02-29")
+
+
+def test_partition_dates_at_the_ends_of_their_range_are_datetimes() -> None:
+    assert partition_date(2**64 - 1, 0.0) == "2554-07-21"  # the largest u64 event time
+    assert partition_date(None, -0.9) == partition_date(None, 0.9) == "1970-01-01"  # mtimes truncate toward zero
+    assert partition_date(None, -1.0) == "1969-12-31"
+    assert partition_date(None, 253_402_300_799.0) == "9999-12-31"
+    assert partition_date(None, -62_135_596_800.0) == "0001-01-01"
+    for beyond in (253_402_300_800.0, -62_135_596_801.0):
+        with pytest.raises(ValueError):
+            partition_date(None, beyond)

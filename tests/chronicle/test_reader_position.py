@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -20,7 +21,7 @@ from supervisor_app.chronicle import (
     register_reader,
     store_position,
 )
-from supervisor_app.chronicle.reader_position import update_position
+from supervisor_app.chronicle.reader_position import READERS_DIR, _private_tmp_name, update_position
 from supervisor_app.errors import CorruptPositionError, UnsafePathError
 from tests.chronicle.conftest import FixtureCase
 
@@ -268,3 +269,15 @@ def test_heartbeats_from_another_process_never_roll_back_a_commit(tmp_path: Path
         process.join(60)
         assert process.exitcode == 0
     assert load_position(path).segment_id == COMMITS
+
+
+def test_a_symbolic_link_in_place_of_the_staging_readers_dir_is_not_followed_to_delete_files(tmp_path: Path) -> None:
+    """Whoever can write the queue dir plants the staging name as a link to a directory of someone else's files."""
+    queue, victim = tmp_path / "queue", tmp_path / "victim"
+    queue.mkdir()
+    victim.mkdir()
+    (victim / "keep.txt").write_text("not the archiver's to delete")
+    (queue / _private_tmp_name(READERS_DIR)).symlink_to(victim)  # this thread's name, as register_reader's
+    with contextlib.suppress(OSError):
+        register_reader(queue, "r", ReaderPosition(0, 0))
+    assert (victim / "keep.txt").read_text() == "not the archiver's to delete"

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -114,3 +115,66 @@ def test_without_a_refresh_setting_it_never_re_execs(tmp_path: Path) -> None:
         archiver.kill()
     events = [json.loads(line)["event"] for line in stderr.splitlines()]
     assert archiver.returncode == 0 and "archiver_refreshing" not in events and events.count("archiver_started") == 1
+
+
+# The archiver, with SIGTERM sent to itself at a chosen point of the refresh (as a signal landing then would).
+SIGNAL_DURING_REFRESH = """
+import os, signal, sys
+from supervisor_app.archive import refresh
+from supervisor_app.cli.archiver import main
+
+def kill_self_then(original):
+    def call(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+    return call
+
+refresh.{point} = kill_self_then(refresh.{point})
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("point", ["_threads_after_joins", "resident_kib"])
+def test_a_stop_signal_caught_just_before_the_exec_is_not_lost_to_it(tmp_path: Path, point: str) -> None:
+    """The old image's handler ran (its stop event set) but it went on to exec: the new image never heard it."""
+    queue, root = tmp_path / "queue", tmp_path / "archive"
+    seal(queue, 1)
+    args = commands.archiver_cmd(queue, root, "v", "--poll-ms", "50", "--refresh-when-idle", "0.2")[3:]
+    code = SIGNAL_DURING_REFRESH.format(point=point)
+    archiver = subprocess.Popen(
+        [sys.executable, "-c", code, *args, "--log-format", "json"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _, stderr = archiver.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        archiver.kill()
+        _, stderr = archiver.communicate()
+    events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+    assert archiver.returncode == 0, events
+    assert events.count("archiver_started") == 1 and events[-1] == "archiver_stopped"
+
+
+def test_lock_files_replaced_while_idle_leave_no_descriptor_behind_after_a_refresh(tmp_path: Path) -> None:
+    """Its old lock files deleted (an operator's cleanup, a recreated queue): the new image locks the new ones only."""
+    queue, root, log = tmp_path / "queue", tmp_path / "archive", tmp_path / "archiver.log"
+    seal(queue, 1)
+    cmd = commands.archiver_cmd(queue, root, "v", "--poll-ms", "50", "--refresh-when-idle", "2", "--log-format", "json")
+    with log.open("w") as stderr:
+        archiver = subprocess.Popen(cmd, stderr=stderr)
+    try:
+        wait_until(lambda: sidecars(root) == 1, timeout=30, what="the segment archived")
+        (root / "raw/v1/v/.archiver.lock").unlink()
+        (queue / "readers/raw-archiver.lock").unlink()
+        refreshed = lambda: [e for e in json_lines(log) if e["event"] == "archiver_started" and e["refreshed"]]
+        wait_until(refreshed, timeout=30, what="the refresh")
+        fd_dir = Path(f"/proc/{archiver.pid}/fd")
+        stale = lambda: [
+            t for t in (os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)) if t.endswith(".lock (deleted)")
+        ]
+        wait_until(lambda: not stale(), timeout=10, what="the old lock files' descriptors closed (after a first pass)")
+        assert queue_lock_holder(queue, "raw-archiver") is not None
+        archiver.send_signal(signal.SIGTERM)
+        assert archiver.wait(30) == 0
+    finally:
+        archiver.kill()
+        archiver.wait()
