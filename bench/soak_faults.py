@@ -404,7 +404,9 @@ def report(soak: Soak, seconds: float) -> bool:
                 mismatched += 1
         reported += losses.missing + losses.corrupt
         lost += max(0, len(ledger) - archived - mismatched - losses.missing - losses.corrupt)
-    verify = soak.fleet("verify", "--archive-root", str(soak.paths.archive), config=False)
+    verify_cmd = [soak.python, "-m", "supervisor_app", "verify", "--archive-root", str(soak.paths.archive)]
+    verified = subprocess.run(verify_cmd, capture_output=True, text=True, timeout=600)
+    verify = verified.returncode
     print(f"\nsoak of {seconds / 60:.1f} min, {len(soak.venues)} venues, {SEGMENT_SIZE // 1024} KiB segments")
     print("faults injected:", ", ".join(f"{k} {v}" for k, v in sorted(soak.faults.items())))
     print(f"run started {soak.run_starts} times, {soak.watchdog_kills} by the watchdog")
@@ -416,6 +418,8 @@ def report(soak: Soak, seconds: float) -> bool:
     print(f"segments written {written}, archived {archived}, mismatched {mismatched}, reported lost {reported}")
     print(f"lost silently: {lost}")
     print(f"verify exit code: {verify}")
+    if verify != 0:  # what it found, for whoever reads the soak's output
+        print(verified.stdout[-4000:], verified.stderr[-2000:], sep="\n")
     return lost == 0 and mismatched == 0 and verify == 0
 
 

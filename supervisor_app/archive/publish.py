@@ -17,13 +17,14 @@ from supervisor_app.archive.seekable_zstd import (
 )
 from supervisor_app.archive.staging import StagedSegment, StageOptions
 from supervisor_app.chronicle.records import RecordSummary
+from supervisor_app.chronicle.segment import segment_name
 from supervisor_app.durable import (
     fsync_dir,
     fsync_file,
     make_dirs_durable,
     write_file_atomically,
 )
-from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, UnsafePathError
+from supervisor_app.errors import ArchiveConflictError, CorruptArchiveError, CorruptSegmentError, UnsafePathError
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,15 @@ def publish_segment(
 
     `step` is called between the slow steps (fsyncs, checks of files already there).
     """
-    date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
+    try:
+        date = partition_date(staged.scan.min_timestamp_ns, staged.mtime_s)
+    except ValueError as exc:  # only an mtime can be that far off: a record's u64 timestamp ends in 2554
+        staged.discard()
+        raise CorruptSegmentError(
+            f"segment {segment_name(staged.segment_id)} has no good record to date it by, and its mtime "
+            f"({staged.mtime_s:.0f} s) is no date in years 1-9999 ({exc}); give it a real one "
+            "(touch -d 'YYYY-MM-DD HH:MM' <queue>/<segment>) and the archiver goes on"
+        ) from exc
     files = layout.segment_files(date, staged.segment_id)
     layout.refuse_symlinks(files.raw.parent)
     make_dirs_durable(files.raw.parent, up_to=layout.venue_dir)

@@ -17,6 +17,7 @@ from supervisor_app.archive.losses import LossCounts
 from supervisor_app.archive.staging import StageOptions, stage_segment
 from supervisor_app.archive.totals import loss_counts
 from supervisor_app.chronicle import iter_records, queue_segment_size, segment_name
+from supervisor_app.chronicle.reader_position import load_position, position_path
 from supervisor_app.chronicle.records import COMMIT_WORD
 from tests import commands
 from tests.archive.archive_checks import assert_final_files_are_whole, decode_whole
@@ -183,10 +184,10 @@ def test_a_segment_is_dated_by_its_good_records_and_by_mtime_when_it_has_none(tm
 
 
 @pytest.mark.parametrize("mtime_s", [253_402_300_800, -62_135_596_801])  # 10000-01-01, and the day before 0001-01-01
-def test_a_segment_dated_by_an_mtime_beyond_years_1_to_9999_never_lands_where_the_archive_does_not_look(
+def test_a_segment_dated_by_an_mtime_beyond_years_1_to_9999_is_held_saying_what_to_do(
     tmp_path: Path, mtime_s: int
 ) -> None:
-    """tmpfs (where queues often live) keeps any mtime; datetime refused these, gmtime gives '10000-01-01', '0000-12-31'."""
+    """tmpfs (where queues often live) keeps any mtime: no partition name can hold such a date, so it waits for a real one."""
     with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
         queue = Path(shm) / "queue"
         write_queue(queue, segments=2, segment_size=SEGMENT_SIZE)
@@ -196,13 +197,15 @@ def test_a_segment_dated_by_an_mtime_beyond_years_1_to_9999_never_lands_where_th
             image[record.offset + 64] ^= 0x01  # every record bad: dated by its mtime
         first.write_bytes(bytes(image))
         os.utime(first, (mtime_s, mtime_s))
-        if os.stat(first).st_mtime != mtime_s:
-            pytest.skip("this tmpfs clamps timestamps")
+        assert os.stat(first).st_mtime == mtime_s  # tmpfs keeps it
         root = tmp_path / "archive"
         root.mkdir()
-        subprocess.run(commands.archiver_cmd(queue, root, "v", "--once"), capture_output=True, timeout=60)
+        held = subprocess.run(commands.archiver_cmd(queue, root, "v", "--once"), capture_output=True, timeout=60)
+        position = load_position(position_path(queue, "raw-archiver")).segment_id
     venue_dir = ArchiveLayout(root, "v").venue_dir
     names = (
         [p.name for p in venue_dir.iterdir() if p.is_dir() and not p.name.startswith(".")] if venue_dir.exists() else []
     )
     assert all(is_partition_name(name) for name in names), names
+    assert held.returncode == 78 and position == 0
+    assert b"segment 000000000.q has no good record to date it by" in held.stderr and b"touch -d" in held.stderr
