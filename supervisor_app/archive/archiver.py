@@ -165,8 +165,11 @@ class RawArchiver:
         if lease is None:
             return PassResult(archived=0, source_present=False)
         self._destination.before_pass()
-        with _PublishPipeline() as pipeline:
-            self._walk_queue(lease, pipeline)
+        try:
+            with _PublishPipeline() as pipeline:
+                self._walk_queue(lease, pipeline)
+        finally:
+            self._destination.after_pass()
         return PassResult(archived=pipeline.published, source_present=True)
 
     def _walk_queue(self, lease: ReaderLease, pipeline: _PublishPipeline) -> None:

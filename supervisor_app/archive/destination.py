@@ -76,6 +76,9 @@ class Destination(Protocol):
 
     def before_pass(self) -> None: ...
 
+    def after_pass(self) -> None:
+        """Let go of what only a pass needs (threads): an idle archiver holds none, and can refresh."""
+
     def stage(self, source: Path, segment_id: int, step: Step, *, segment_size: int | None = None) -> Staged: ...
 
     def place(self, staged: Any, now_ns: int, *, step: Step) -> Placed:
@@ -135,6 +138,9 @@ class LocalDestination:
 
     def before_pass(self) -> None:
         make_dirs_durable(self.layout.staging_dir)  # an over-eager cleaner may have removed it
+
+    def after_pass(self) -> None:
+        pass
 
     def stage(self, source: Path, segment_id: int, step: Step, *, segment_size: int | None = None) -> StagedSegment:
         staging = self.layout.staging_dir

@@ -7,18 +7,12 @@ import signal
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.cli.fleet_runner import json_lines, wait_until
 from tests.cli.test_archiver_refresh import seal
 from tests.s3.seaweed import SeaweedServer
 from tests.s3.store_helpers import credentials_env, s3_archiver_cmd
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PartBudget's s3-part threads live as long as the session: every refresh is skipped (threads=2)",
-)
 def test_an_idle_s3_archiver_refreshes(tmp_path: Path, seaweed: SeaweedServer, bucket: str) -> None:
     queue, log = tmp_path / "queue", tmp_path / "archiver.log"
     seal(queue, 1)

@@ -85,6 +85,9 @@ class ObjectDestination:
     def before_pass(self) -> None:
         pass
 
+    def after_pass(self) -> None:
+        self._budget.close()
+
     def stage(
         self, source: Path, segment_id: int, step: Callable[[], None], *, segment_size: int | None = None
     ) -> StagedUpload:

@@ -35,7 +35,7 @@ class PartBudget:
         self.parts = parts
         self.progress = progress
         self._slots = threading.BoundedSemaphore(parts + 1)
-        self._pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="s3-part")
+        self._pool: ThreadPoolExecutor | None = None  # started by the first part, ended by close()
 
     def acquire(self, timeout_s: float) -> bool:
         return self._slots.acquire(timeout=timeout_s)
@@ -44,10 +44,15 @@ class PartBudget:
         self._slots.release()
 
     def submit(self, send: Callable[[], UploadedPart]) -> Future[UploadedPart]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.parts, thread_name_prefix="s3-part")
         return self._pool.submit(send)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """End the sending threads (after a pass: an idle archiver keeps none); the next part starts them again."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class MultipartWriter:
