@@ -5,9 +5,7 @@ The happy path against a real supervisord is covered by test_fleet_start.py and 
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
 import threading
 import xmlrpc.client
 from collections.abc import Iterator
@@ -97,21 +95,12 @@ def _read_request(connection: socket.socket) -> bytes:
 
 
 @pytest.fixture
-def socket_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="cf-", dir="/tmp"))  # unix socket paths are limited to 107 bytes
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def serve(socket_dir: Path) -> Iterator[Any]:
+def serve(short_dir: Path) -> Iterator[Any]:
     """serve(*steps) -> (server, client): a scripted server on a fresh socket and a client of it (timeout 0.5 s)."""
     started: list[tuple[ScriptedServer, threading.Thread, socket.socket, SupervisordClient]] = []
 
     def start(*steps: Step) -> tuple[ScriptedServer, SupervisordClient]:
-        path = socket_dir / f"s{len(started)}.sock"
+        path = short_dir / f"s{len(started)}.sock"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(path))
         listener.listen()
@@ -245,7 +234,7 @@ def test_a_server_that_never_answers_times_out(serve: Any) -> None:
         client.state()
 
 
-def test_no_server_at_the_path_is_a_supervisord_error(socket_dir: Path) -> None:
-    client = SupervisordClient(socket_dir / "absent.sock", timeout_s=0.5)
+def test_no_server_at_the_path_is_a_supervisord_error(short_dir: Path) -> None:
+    client = SupervisordClient(short_dir / "absent.sock", timeout_s=0.5)
     with pytest.raises(SupervisordError, match=r"cannot talk to supervisord at .*absent\.sock: .*No such file"):
         client.state()

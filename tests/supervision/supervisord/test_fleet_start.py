@@ -5,15 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from supervisor_app.errors import SupervisordError
@@ -46,16 +42,8 @@ class StallingClient(SupervisordClient):
         return super().start_many(names)
 
 
-@pytest.fixture
-def root() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="cf-", dir="/tmp"))  # unix socket paths are limited to 107 bytes
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def test_a_start_supervisord_answers_too_late_does_not_end_run_and_every_venue_comes_up(root: Path) -> None:
+def test_a_start_supervisord_answers_too_late_does_not_end_run_and_every_venue_comes_up(short_dir: Path) -> None:
+    root = short_dir
     names = [f"venue-{i:02d}" for i in range(START_BATCH + 4)]
     config_path = root / "fleet.yaml"
     config_path.write_text(
