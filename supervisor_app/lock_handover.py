@@ -77,7 +77,6 @@ class LockHandover:
         Call with no other thread alive: a stop signal delivered to another thread during the exec would be lost.
         """
         held = {fd: key for fd, key in self._held.items() if _file_key_or_none(fd) == key}
-        live = list(held)
         environ = dict(os.environ, **{ENV: ",".join(f"{fd}:{dev}:{ino}" for fd, (dev, ino) in held.items())})
         # pthread_sigmask runs the handlers of signals that came before the block: a stop caught by the
         # old image is seen by `stopping()` here, and one arriving later stays pending for the new image.
@@ -85,14 +84,14 @@ class LockHandover:
         if stopping():
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             return None
-        for fd in live:
+        for fd in held:
             os.set_inheritable(fd, True)
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             os.execve(sys.executable, sys.orig_argv, environ)
         except OSError as error:
-            for fd in live:
+            for fd in held:
                 os.set_inheritable(fd, False)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             return error
