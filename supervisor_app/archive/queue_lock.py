@@ -97,8 +97,11 @@ class QueueLock:
                 "Stop that one first; a manual run beside the fleet needs its own --reader-name"
             ) from None
         note = {"pid": os.getpid(), "venue": venue, "archive_root": str(archive_root)}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(note) + "\n").encode("utf-8"), 0)
+        data = (json.dumps(note) + "\n").encode("utf-8")
+        # Written over the old note, then cut to length: a reader never finds the file empty, and
+        # one taken again across a refresh (the same note) never changes at all.
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
         return cls(fd, path, handover)
 
     def release(self) -> None:
